@@ -1,0 +1,41 @@
+import type { EntityManager, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type { Actor } from '../app/actor';
+import { notFound } from '../app/errors';
+import { isId } from '../common/ids';
+import { Account } from './account.entity';
+import { Project } from './project.entity';
+import { User } from './user.entity';
+
+/**
+ * The one place that answers "may this caller see that object". Every answer is set-based
+ * (a prefix match on the account path), and a refusal looks exactly like a missing object.
+ */
+export const inScope = (actor: Actor, accountPath: string | null | undefined): boolean =>
+  !!accountPath && accountPath.startsWith(actor.scope.path);
+
+/** Restricts a query to accounts inside the caller's scope; `alias` names an Account in the query. */
+export function whereAccountInScope<T extends ObjectLiteral>(
+  qb: SelectQueryBuilder<T>,
+  actor: Actor,
+  alias: string,
+): SelectQueryBuilder<T> {
+  return qb.andWhere(`${alias}.path LIKE :scopePath`, { scopePath: `${actor.scope.path}%` });
+}
+
+export async function visibleAccount(em: EntityManager, actor: Actor, id: string): Promise<Account> {
+  const account = isId(id) ? await em.findOneBy(Account, { id }) : null;
+  if (!account || !inScope(actor, account.path)) throw notFound('Account');
+  return account;
+}
+
+export async function visibleProject(em: EntityManager, actor: Actor, id: string): Promise<Project & { account: Account }> {
+  const project = isId(id) ? await em.findOne(Project, { where: { id }, relations: { account: true } }) : null;
+  if (!project?.account || !inScope(actor, project.account.path)) throw notFound('Project');
+  return project as Project & { account: Account };
+}
+
+export async function visibleUser(em: EntityManager, actor: Actor, id: string): Promise<User & { account: Account }> {
+  const user = isId(id) ? await em.findOne(User, { where: { id }, relations: { account: true } }) : null;
+  if (!user?.account || !inScope(actor, user.account.path)) throw notFound('User');
+  return user as User & { account: Account };
+}

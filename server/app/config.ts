@@ -1,0 +1,74 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Every setting Corral reads from the environment, with its default. The README's table mirrors this. */
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  CORRAL_DATA_DIR: z.string().min(1).default('./data'),
+  CORRAL_ADMIN_EMAIL: z.email().default('admin@corral.local'),
+  CORRAL_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  CORRAL_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(60),
+  CORRAL_SESSION_ABSOLUTE_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(12),
+  CORRAL_TRUST_PROXY: z.stringbool().default(false),
+  CORRAL_PORTAL: z.stringbool().default(true),
+  CORRAL_LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  CORRAL_LOGIN_MAX_ATTEMPTS_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  production: boolean;
+  port: number;
+  host: string;
+  database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+  dataDir: string;
+  admin: { email: string; password?: string };
+  session: { idleMs: number; absoluteMs: number };
+  trustProxy: boolean;
+  portal: boolean;
+  loginLimits: { failuresPerAccount: number; attemptsPerAddress: number; windowSeconds: number };
+  logLevel: Env['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws ConfigError with one line naming the first bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0]);
+    throw new ConfigError(`invalid configuration: ${name}=${JSON.stringify(source[name] ?? '')}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.CORRAL_DATA_DIR);
+  return {
+    env: e.NODE_ENV,
+    production: e.NODE_ENV === 'production',
+    port: e.PORT,
+    host: e.HOST,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL }
+      : { kind: 'sqlite', file: path.join(dataDir, 'corral.sqlite') },
+    dataDir,
+    admin: { email: e.CORRAL_ADMIN_EMAIL.toLowerCase(), password: e.CORRAL_ADMIN_PASSWORD },
+    session: { idleMs: e.CORRAL_SESSION_IDLE_MINUTES * 60_000, absoluteMs: e.CORRAL_SESSION_ABSOLUTE_HOURS * 3_600_000 },
+    trustProxy: e.CORRAL_TRUST_PROXY,
+    portal: e.CORRAL_PORTAL,
+    loginLimits: {
+      failuresPerAccount: e.CORRAL_LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      attemptsPerAddress: e.CORRAL_LOGIN_MAX_ATTEMPTS_PER_ADDRESS,
+      windowSeconds: 15 * 60,
+    },
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,51 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DataSource, type Logger } from 'typeorm';
+import { postgresMigrations } from '../../migrations/postgres';
+import { sqliteMigrations } from '../../migrations/sqlite';
+import { Account } from '../accounts/account.entity';
+import { Project } from '../accounts/project.entity';
+import { User } from '../accounts/user.entity';
+import { AuditEvent } from '../audit/audit-event.entity';
+import { ApiToken } from '../auth/api-token.entity';
+import { Session } from '../auth/session.entity';
+import type { Config } from './config';
+
+export const entities = [Account, User, Project, Session, ApiToken, AuditEvent];
+
+/**
+ * The database: SQLite in the data directory by default, PostgreSQL with DATABASE_URL.
+ * Never `synchronize`: the schema changes only through the reviewed migrations.
+ */
+export function createDataSource(database: Config['database'], logger?: Logger): DataSource {
+  if (database.kind === 'postgres') {
+    return new DataSource({
+      type: 'postgres',
+      url: database.url,
+      entities,
+      migrations: postgresMigrations,
+      migrationsTransactionMode: 'all',
+      synchronize: false,
+      logger,
+      logging: logger ? 'all' : false,
+      extra: { max: 10 },
+    });
+  }
+  if (database.file !== ':memory:') fs.mkdirSync(path.dirname(database.file), { recursive: true });
+  return new DataSource({
+    type: 'better-sqlite3',
+    database: database.file,
+    entities,
+    migrations: sqliteMigrations,
+    migrationsTransactionMode: 'all',
+    synchronize: false,
+    logger,
+    logging: logger ? 'all' : false,
+    // WAL lets readers go on while a write commits; foreign keys are off in SQLite unless asked.
+    prepareDatabase: (db: { pragma(source: string): unknown }) => {
+      db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+    },
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * Stable error codes, sent as `extensions.code`. Clients switch on these; never rename one.
+ * Domain folders raise them through `CorralError`; `error-mapping.ts` turns them into GraphQL errors.
+ */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  CONFLICT: 'CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  QUERY_LIMIT_EXCEEDED: 'QUERY_LIMIT_EXCEEDED',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class CorralError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'CorralError';
+  }
+}
+
+/** "Missing" and "not yours" are the same answer, so that no tenant can probe another's IDs. */
+export const notFound = (what: string) => new CorralError(ErrorCode.NOT_FOUND, `${what} not found`);
+export const badInput = (message: string, field?: string) =>
+  new CorralError(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {});
+export const conflict = (message: string, field?: string) =>
+  new CorralError(ErrorCode.CONFLICT, message, field ? { field } : {});
+export const forbidden = (message = 'Not allowed') => new CorralError(ErrorCode.FORBIDDEN, message);
+export const unauthenticated = () => new CorralError(ErrorCode.UNAUTHENTICATED, 'Sign in first');

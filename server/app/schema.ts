@@ -1,0 +1,29 @@
+import 'reflect-metadata';
+import type { GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { AccountsResolver } from '../accounts/accounts.resolver';
+import { ProjectsResolver } from '../accounts/projects.resolver';
+import { UsersResolver } from '../accounts/users.resolver';
+import { AuditResolver } from '../audit/audit.resolver';
+import { AuthResolver } from '../auth/auth.resolver';
+import { LoginResolver } from '../auth/login.resolver';
+import { authChecker } from './auth-checker';
+import { createCorralPubSub, type CorralPubSub } from './pubsub';
+
+/** Every resolver class. All but LoginResolver carry @Authorized() (a test holds us to that). */
+export const resolvers = [LoginResolver, AuthResolver, AccountsResolver, ProjectsResolver, UsersResolver, AuditResolver] as const;
+
+/**
+ * The GraphQL schema, built from the code. Subscriptions check access in their own `subscribe`
+ * before they attach to the pubsub.
+ */
+export function buildCorralSchema(pubSub: CorralPubSub = createCorralPubSub()): Promise<GraphQLSchema> {
+  return buildSchema({
+    pubSub,
+    resolvers,
+    authChecker,
+    authMode: 'error',
+    validate: { forbidUnknownValues: true },
+    emitSchemaFile: false,
+  });
+}

@@ -1,0 +1,153 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type ErrorRequestHandler, type Response } from 'express';
+import type { DataSource } from 'typeorm';
+import { ensureProviderAdmin } from '../accounts/bootstrap';
+import { newId } from '../common/ids';
+import type { RequestMeta } from './actor';
+import { authenticate, SESSION_COOKIE, sessionSecretOf } from './authenticate';
+import type { Config } from './config';
+import { createLoaders, type Context, type HttpSession } from './context';
+import { createDataSource } from './data-source';
+import { formatError, isExpectedError } from './error-mapping';
+import { ErrorCode } from './errors';
+import { limitRules, queryLimits } from './limits';
+import type { Logger } from './logger';
+import { loadPortal } from './portal';
+import { createCorralPubSub } from './pubsub';
+import { buildCorralSchema } from './schema';
+import { createServices, type Services } from './services';
+import { attachWebSocket } from './websocket';
+
+export interface RunningServer {
+  url: string;
+  db: DataSource;
+  services: Services;
+  /** Stops taking requests, lets running ones finish, closes WebSockets and the database. */
+  close(): Promise<void>;
+}
+
+/** Logs every error we did not expect, with the request id the client can quote. */
+const logUnexpected = (log: Logger): ApolloServerPlugin<Context> => ({
+  async requestDidStart() {
+    return {
+      async didEncounterErrors({ errors, contextValue }) {
+        for (const error of errors) {
+          if (!isExpectedError(error)) log.error({ err: error.originalError ?? error, requestId: contextValue.request.id }, 'internal error');
+        }
+      },
+    };
+  },
+});
+
+function httpSession(res: Response, secret: string | undefined, secure: boolean): HttpSession {
+  const options = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/' };
+  return {
+    secret,
+    set: (value, expiresAt) => res.cookie(SESSION_COOKIE, value, { ...options, expires: expiresAt }),
+    clear: () => res.clearCookie(SESSION_COOKIE, options),
+  };
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const db = createDataSource(config.database);
+  await db.initialize();
+  try {
+    await db.runMigrations({ transaction: 'all' });
+    await ensureProviderAdmin(db, config, log);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const pubsub = createCorralPubSub();
+  const services = createServices(db, config, pubsub);
+  const schema = await buildCorralSchema(pubsub);
+  const portal = config.portal ? await loadPortal(config.production) : null;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  const httpServer = http.createServer(app);
+  const ws = attachWebSocket(httpServer, { schema, db, services, config, log });
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    introspection: !config.production,
+    hideSchemaDetailsFromClientErrors: config.production,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    validationRules: limitRules,
+    formatError,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      { async serverWillStart() { return { drainServer: () => ws.close() }; } },
+      logUnexpected(log),
+      ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await db.query('SELECT 1');
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'database unreachable' });
+    }
+  });
+
+  const tooLarge: ErrorRequestHandler = (error, _req, res, next) => {
+    if ((error as { type?: string }).type !== 'entity.too.large') return next(error);
+    res.status(413).json({
+      errors: [{ message: `Request body over ${queryLimits.documentBytes} bytes`, extensions: { code: ErrorCode.QUERY_LIMIT_EXCEEDED, limit: 'documentBytes' } }],
+    });
+  };
+  app.use(
+    '/graphql',
+    express.json({ limit: queryLimits.documentBytes }),
+    tooLarge,
+    expressMiddleware(apollo, {
+      context: async ({ req, res }): Promise<Context> => {
+        const request: RequestMeta = { id: newId(), sourceAddress: req.ip ?? null };
+        res.setHeader('x-request-id', request.id);
+        return {
+          actor: await authenticate(services, request, req.headers),
+          request,
+          services,
+          loaders: createLoaders(db),
+          http: httpSession(res, sessionSecretOf(req.headers), req.secure),
+        };
+      },
+    }),
+  );
+  if (portal) app.use((req, res) => portal.handle(req, res));
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, resolve);
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  log.info({ url, database: config.database.kind, portal: !!portal }, 'corral is listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    db,
+    services,
+    close: () =>
+      (closing ??= (async () => {
+        await apollo.stop();
+        await portal?.close();
+        await db.destroy();
+      })()),
+  };
+}

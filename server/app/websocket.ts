@@ -1,0 +1,77 @@
+import type { Server } from 'node:http';
+import { GraphQLError, parse, specifiedRules, validate, NoSchemaIntrospectionCustomRule, type GraphQLSchema, type ExecutionResult } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { DataSource } from 'typeorm';
+import type { Actor } from './actor';
+import { authenticate, sessionSecretOf } from './authenticate';
+import type { Config } from './config';
+import { createLoaders, type Context } from './context';
+import { formatError } from './error-mapping';
+import { limitRules, queryLimits } from './limits';
+import type { Logger } from './logger';
+import type { Services } from './services';
+import { newId } from '../common/ids';
+
+type Extra = {
+  actor?: Actor;
+};
+
+/**
+ * graphql-ws on `/graphql`, sharing the HTTP server's port. A connection authenticates once,
+ * like HTTP (cookie or a bearer token in the connection parameters); graphql-ws closes it with
+ * 4403 when `onConnect` refuses. A cookie is only accepted from the same origin, because
+ * browsers send cookies on cross-site WebSocket handshakes too.
+ */
+export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchema; db: DataSource; services: Services; config: Config; log: Logger }) {
+  const { schema, db, services, config, log } = deps;
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: queryLimits.documentBytes });
+  const rules = [...specifiedRules, ...limitRules, ...(config.production ? [NoSchemaIntrospectionCustomRule] : [])];
+  const format = (result: ExecutionResult): ExecutionResult =>
+    result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e) as GraphQLError) } : result;
+
+  const cleanup = useServer<Record<string, unknown>, Extra>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const req = ctx.extra.request;
+        const request = { id: newId(), sourceAddress: req.socket.remoteAddress ?? null };
+        const usesCookie = !!sessionSecretOf(req.headers) && !ctx.connectionParams?.authorization;
+        if (usesCookie && req.headers.origin && new URL(req.headers.origin).host !== req.headers.host) return false;
+        const actor = await authenticate(services, request, req.headers, ctx.connectionParams);
+        if (!actor) return false;
+        ctx.extra.actor = actor;
+        return true;
+      },
+      context: (ctx): Context => ({
+        actor: ctx.extra.actor ?? null,
+        request: { id: newId(), sourceAddress: ctx.extra.request.socket.remoteAddress ?? null },
+        services,
+        loaders: createLoaders(db),
+        http: null,
+      }),
+      onSubscribe: (_ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const errors = validate(schema, document, rules);
+        if (errors.length > 0) return errors.map((e) => formatError(e.toJSON(), e) as unknown as GraphQLError);
+        return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => format(result as ExecutionResult),
+      onError: (_ctx, _id, _payload, errors) => {
+        for (const error of errors) log.debug({ err: error }, 'subscription error');
+      },
+    },
+    wss,
+  );
+  return {
+    async close() {
+      await cleanup.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
