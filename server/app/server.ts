@@ -5,7 +5,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler, type Response } from 'express';
-import type { DataSource } from 'typeorm';
+import type { DataSource, Logger as QueryLogger } from 'typeorm';
 import { ensureProviderAdmin } from '../accounts/bootstrap';
 import { newId } from '../common/ids';
 import type { RequestMeta } from './actor';
@@ -53,8 +53,13 @@ function httpSession(res: Response, secret: string | undefined, secure: boolean)
   };
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const db = createDataSource(config.database);
+export interface ServerOptions {
+  /** Sees every SQL statement; tests count them to keep N+1 out. */
+  queryLogger?: QueryLogger;
+}
+
+export async function startServer(config: Config, log: Logger, options: ServerOptions = {}): Promise<RunningServer> {
+  const db = createDataSource(config.database, options.queryLogger);
   await db.initialize();
   try {
     await db.runMigrations({ transaction: 'all' });

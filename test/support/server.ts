@@ -1,0 +1,51 @@
+import 'reflect-metadata';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../server/app/config';
+import { createLogger } from '../../server/app/logger';
+import { startServer, type RunningServer, type ServerOptions } from '../../server/app/server';
+import { createTempDatabase, type TempDatabase } from './postgres';
+
+/** Which database an integration run uses: `CORRAL_TEST_DB=sqlite` (default) or `postgres`. */
+export const TEST_DB = (process.env.CORRAL_TEST_DB ?? 'sqlite') as 'sqlite' | 'postgres';
+if (TEST_DB !== 'sqlite' && TEST_DB !== 'postgres') throw new Error(`CORRAL_TEST_DB must be sqlite or postgres, not ${TEST_DB}`);
+
+export const ADMIN_EMAIL = 'admin@corral.test';
+export const ADMIN_PASSWORD = 'admin password for tests';
+
+export interface TestServer extends RunningServer {
+  /** Stops the server and removes its database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A real Corral on a free loopback port, on a database of its own (a temporary SQLite
+ * directory, or a temporary PostgreSQL database dropped afterwards), migrated as at start.
+ */
+export async function startTestServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<TestServer> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-test-'));
+  let pg: TempDatabase | null = null;
+  if (TEST_DB === 'postgres') pg = await createTempDatabase('corral_test');
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    CORRAL_DATA_DIR: dataDir,
+    CORRAL_ADMIN_EMAIL: ADMIN_EMAIL,
+    CORRAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    CORRAL_PORTAL: 'false',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    ...(pg ? { DATABASE_URL: pg.url } : {}),
+    ...env,
+  });
+  const server = await startServer(config, createLogger(config), options);
+  return {
+    ...server,
+    async stop() {
+      await server.close();
+      await pg?.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
