@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { GraphQLError, parse, specifiedRules, validate, NoSchemaIntrospectionCustomRule, type GraphQLSchema, type ExecutionResult } from 'graphql';
+import { GraphQLError, parse, specifiedRules, validate, NoSchemaIntrospectionCustomRule, type GraphQLSchema, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { DataSource } from 'typeorm';
@@ -7,7 +7,7 @@ import type { Actor } from './actor';
 import { authenticate, sessionSecretOf } from './authenticate';
 import type { Config } from './config';
 import { createLoaders, type Context } from './context';
-import { formatError } from './error-mapping';
+import { formatError, isExpectedError } from './error-mapping';
 import { limitRules, queryLimits } from './limits';
 import type { Logger } from './logger';
 import type { Services } from './services';
@@ -62,9 +62,11 @@ export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchem
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       onNext: (_ctx, _id, _payload, _args, result) => format(result as ExecutionResult),
-      onError: (_ctx, _id, _payload, errors) => {
-        for (const error of errors) log.debug({ err: error }, 'subscription error');
-      },
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((error) => {
+          if (!isExpectedError(error)) log.error({ err: error.originalError ?? error }, 'internal error in a subscription');
+          return formatError(error.toJSON(), error) as GraphQLFormattedError;
+        }),
     },
     wss,
   );

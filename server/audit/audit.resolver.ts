@@ -1,5 +1,6 @@
 import { filter, pipe } from '@graphql-yoga/subscription';
 import { Arg, Args, Authorized, Ctx, ID, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { requirePermissions } from '../app/auth-checker';
 import type { Context } from '../app/context';
 import { Permission } from '../auth/permissions';
 import { ConnectionType } from '../common/pagination';
@@ -23,6 +24,8 @@ export class AuditResolver {
   @Subscription(() => AuditEvent, {
     description: 'Audit events as they are written, for one account (and its descendants) or everything visible.',
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, { accountId?: string | null }, Context>) => {
+      // @Authorized guards the per-event resolver; the subscription itself is checked here, up front.
+      requirePermissions(context, [Permission.AUDIT_READ]);
       const prefix = await context.services.auditEvents.checkSubscription(context.actor!, args.accountId);
       return pipe(
         context.services.pubsub.subscribe(AuditTopics.created),
