@@ -12,7 +12,7 @@ export class LoginResolver {
   @Mutation(() => User, { description: 'Checks the password and sets a fresh httpOnly session cookie.' })
   async login(@Arg('email') email: string, @Arg('password') password: string, @Ctx() ctx: Context): Promise<User> {
     if (!ctx.http) throw new CorralError(ErrorCode.BAD_USER_INPUT, 'login is available over HTTP only');
-    const { user, actor, secret, expiresAt } = await ctx.services.sessions.login(ctx.request, email, password);
+    const { user, actor, secret, expiresAt } = await ctx.services.sessions.login(ctx.request, email, password, ctx.http.secret);
     ctx.http.set(secret, expiresAt);
     ctx.actor = actor;
     return user;

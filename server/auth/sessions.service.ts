@@ -39,7 +39,7 @@ export class SessionsService {
    * Checks the password and opens a new session with a fresh id (never reusing one the
    * browser presented). Failures count against the account and the source address.
    */
-  async login(request: RequestMeta, email: string, password: string): Promise<LoginResult> {
+  async login(request: RequestMeta, email: string, password: string, presentedSecret?: string): Promise<LoginResult> {
     const normalisedEmail = email.trim().toLowerCase();
     return this.audit.within({ actor: null, request }, 'session.create', async (em, draft) => {
       draft.actorEmail = normalisedEmail.slice(0, 254);
@@ -59,6 +59,8 @@ export class SessionsService {
       draft.actorUserId = user.id;
       await this.failuresPerAccount.delete(normalisedEmail);
       const now = new Date();
+      // Whatever session the browser came with ends here: a planted cookie never becomes a signed-in one.
+      if (presentedSecret) await em.delete(Session, { id: sha256(presentedSecret) });
       const secret = newSecret();
       const expiresAt = new Date(now.getTime() + this.config.session.absoluteMs);
       await em.insert(Session, { id: sha256(secret), userId: user.id, createdAt: now, lastSeenAt: now, expiresAt, sourceAddress: request.sourceAddress });
