@@ -20,18 +20,22 @@ export type QueryLimit = 'documentBytes' | 'depth' | 'aliases' | 'directives' | 
 export const limitError = (limit: QueryLimit, message: string) =>
   new GraphQLError(message, { extensions: { code: ErrorCode.QUERY_LIMIT_EXCEEDED, limit } });
 
-/** Re-labels whatever a third-party rule reports as our typed limit error. */
-function labelled(limit: QueryLimit, rule: ValidationRule): ValidationRule {
-  return (context: ValidationContext) => {
-    const relabelling = Object.create(context) as ValidationContext;
-    relabelling.reportError = (error: GraphQLError) => context.reportError(limitError(limit, error.message));
-    return rule(relabelling);
-  };
-}
+/**
+ * The armor rules throw by default, which Apollo reports as an internal error; instead each
+ * refusal is reported as a validation error carrying our code and the limit's name.
+ */
+const reportAs = (limit: QueryLimit) => ({
+  exposeLimits: true,
+  propagateOnRejection: false,
+  onReject: [
+    (context: ValidationContext | null, error: GraphQLError) =>
+      context?.reportError(limitError(limit, error.message.replace(/^Syntax Error: /, ''))),
+  ],
+});
 
-export const limitRules: ValidationRule[] = [
-  labelled('depth', maxDepthRule({ n: queryLimits.depth, exposeLimits: true }) as unknown as ValidationRule),
-  labelled('aliases', maxAliasesRule({ n: queryLimits.aliases, exposeLimits: true }) as unknown as ValidationRule),
-  labelled('directives', maxDirectivesRule({ n: queryLimits.directives, exposeLimits: true }) as unknown as ValidationRule),
-  labelled('cost', costLimitRule({ maxCost: queryLimits.cost, exposeLimits: true }) as unknown as ValidationRule),
-];
+export const limitRules = [
+  maxDepthRule({ n: queryLimits.depth, ...reportAs('depth') }),
+  maxAliasesRule({ n: queryLimits.aliases, ...reportAs('aliases') }),
+  maxDirectivesRule({ n: queryLimits.directives, ...reportAs('directives') }),
+  costLimitRule({ maxCost: queryLimits.cost, ...reportAs('cost') }),
+] as unknown as ValidationRule[];

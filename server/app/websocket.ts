@@ -55,10 +55,19 @@ export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchem
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [error as GraphQLError];
+          return [new GraphQLError((error as GraphQLError).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
         }
         const errors = validate(schema, document, rules);
-        if (errors.length > 0) return errors.map((e) => formatError(e.toJSON(), e) as unknown as GraphQLError);
+        if (errors.length > 0) {
+          return errors.map((e) => {
+            // Label graphql-js's own findings as Apollo does over HTTP, so both transports answer alike.
+            const labelled = e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } });
+            const formatted = formatError(labelled.toJSON(), labelled);
+            // Apollo hides "Did you mean …" in production over HTTP; do the same here.
+            const message = config.production ? formatted.message.replace(/ Did you mean .*$/, '') : formatted.message;
+            return new GraphQLError(message, { extensions: { ...formatted.extensions, code: formatted.extensions?.code ?? 'GRAPHQL_VALIDATION_FAILED' } });
+          });
+        }
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       onNext: (_ctx, _id, _payload, _args, result) => format(result as ExecutionResult),
