@@ -12,7 +12,7 @@ export const queryLimits = {
   depth: 10,
   aliases: 15,
   directives: 20,
-  cost: 5000,
+  cost: 10000,
 } as const;
 
 export type QueryLimit = 'documentBytes' | 'depth' | 'aliases' | 'directives' | 'cost';
