@@ -37,6 +37,7 @@ export default function HomePage() {
   const router = useRouter();
   const [state, setState] = useState<State>({ status: 'loading' });
   const [signingOut, setSigningOut] = useState(false);
+  const [signOutError, setSignOutError] = useState<string | null>(null);
 
   useEffect(() => {
     let cancelled = false;
@@ -59,11 +60,18 @@ export default function HomePage() {
 
   async function signOut() {
     setSigningOut(true);
+    setSignOutError(null);
     try {
       await request(logoutMutation);
-    } finally {
-      router.replace('/login');
+    } catch (e) {
+      // Signed out already (say, the session expired) is as good as signing out now.
+      if (!(e instanceof ApiError && e.code === 'UNAUTHENTICATED')) {
+        setSignOutError(e instanceof Error ? e.message : 'Could not sign out.');
+        setSigningOut(false);
+        return;
+      }
     }
+    router.replace('/login');
   }
 
   if (state.status === 'loading') {
@@ -86,6 +94,11 @@ export default function HomePage() {
           Sign out
         </button>
       </div>
+      {signOutError && (
+        <p role="alert" className="alert">
+          {signOutError}
+        </p>
+      )}
       <dl className="facts">
         <dt>Email</dt>
         <dd data-testid="me-email">{me.email}</dd>

@@ -16,7 +16,15 @@ export async function loadPortal(production: boolean) {
   const nextModule = require('next') as typeof import('next') & { default?: typeof import('next').default };
   const createNext = (nextModule.default ?? nextModule) as unknown as typeof import('next').default;
   const app = createNext({ dev: false, dir: PORTAL_DIR, quiet: production });
+  // Next 16's prepare() swaps the global Date for a wrapper (for its prerendering of dynamic
+  // time). TypeORM recognises date columns by `type === Date`, captured at decoration time, so
+  // with the wrapper every Date column comes back as a string. The portal needs no wrapper.
+  const NativeDate = globalThis.Date;
   await app.prepare();
+  if (globalThis.Date !== NativeDate) {
+    globalThis.Date = NativeDate;
+    Object.defineProperty(NativeDate.prototype, 'constructor', { value: NativeDate, writable: true, configurable: true });
+  }
   const handle = app.getRequestHandler();
   return {
     handle: (req: IncomingMessage, res: ServerResponse) => handle(req, res),

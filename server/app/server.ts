@@ -123,8 +123,13 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       context: async ({ req, res }): Promise<Context> => {
         const request: RequestMeta = { id: newId(), sourceAddress: req.ip ?? null };
         res.setHeader('x-request-id', request.id);
+        // A failure here never reaches the Apollo plugins, so it is logged where it happens.
+        const actor = await authenticate(services, request, req.headers).catch((error: unknown) => {
+          log.error({ err: error, requestId: request.id }, 'internal error while authenticating');
+          throw error;
+        });
         return {
-          actor: await authenticate(services, request, req.headers),
+          actor,
           request,
           services,
           loaders: createLoaders(db),
@@ -152,7 +157,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       (closing ??= (async () => {
         await apollo.stop();
         await portal?.close();
-        await db.destroy();
+        if (db.isInitialized) await db.destroy();
       })()),
   };
 }
