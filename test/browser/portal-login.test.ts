@@ -19,7 +19,7 @@ before(async () => {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing; the browser tests need it: apt-get install chromium`);
   }
-  server = await startTestServer({ CORRAL_PORTAL: 'true' });
+  server = await startTestServer('sqlite', { CORRAL_PORTAL: 'true' });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [

@@ -4,160 +4,162 @@ import { buildCorralSchema } from '../../server/app/schema';
 import { Project } from '../../server/accounts/project.entity';
 import { Caller, codeOf } from '../support/client';
 import { createAccount, createProject, signInAsAdmin, signInAsNewUser, twoTenants, unique } from '../support/factories';
-import { startTestServer, TEST_DB, type TestServer } from '../support/server';
+import { startTestServer, forEachDatabase, type TestServer } from '../support/server';
 
 const EVENTS = `query($a: ID, $action: String) { auditEvents(accountId: $a, action: $action, first: 100) {
   edges { node { action outcome errorCode accountId targetType targetId actorUserId actorEmail sourceAddress requestId createdAt } } } }`;
 
-describe(`audit trail (${TEST_DB})`, () => {
-  let server: TestServer;
-  let f: Awaited<ReturnType<typeof twoTenants>>;
-  before(async () => {
-    server = await startTestServer();
-    f = await twoTenants(server.url);
-  });
-  after(() => server.stop());
+forEachDatabase((TEST_DB) => {
+  describe(`audit trail (${TEST_DB})`, () => {
+    let server: TestServer;
+    let f: Awaited<ReturnType<typeof twoTenants>>;
+    before(async () => {
+      server = await startTestServer(TEST_DB);
+      f = await twoTenants(server.url);
+    });
+    after(() => server.stop());
 
-  test('every mutation in the schema names an audited action', async () => {
-    // Each mutation writes an event with its action; this list is the contract, checked both ways.
-    const actions: Record<string, string> = {
-      login: 'session.create',
-      logout: 'session.delete',
-      createAccount: 'account.create',
-      createProject: 'project.create',
-      deleteProject: 'project.delete',
-      createUser: 'user.create',
-      createApiToken: 'apiToken.create',
-      revokeApiToken: 'apiToken.revoke',
-    };
-    const schema = await buildCorralSchema();
-    assert.deepEqual(Object.keys(schema.getMutationType()!.getFields()).sort(), Object.keys(actions).sort());
-    const seen = new Set(
-      (await server.db.query(`SELECT DISTINCT action FROM audit_events`)).map((r: { action: string }) => r.action),
-    );
-    // twoTenants ran logins, account, user, project and token creation; run the rest here.
-    const project = await createProject(f.ownerA.caller, f.customerA.id);
-    await f.ownerA.caller.ok(`mutation($id: ID!) { deleteProject(id: $id) { id } }`, { id: project.id });
-    await f.ownerA.caller.ok(`mutation($id: ID!) { revokeApiToken(id: $id) { id } }`, { id: f.tokenA.apiToken.id });
-    const extra = await new Caller(server.url).login(f.ownerA.user.email, 'a long test password');
-    await extra.ok(`mutation { logout }`);
-    for (const r of await server.db.query(`SELECT DISTINCT action FROM audit_events`)) seen.add(r.action);
-    assert.deepEqual([...seen].sort(), Object.values(actions).sort());
-  });
+    test('every mutation in the schema names an audited action', async () => {
+      // Each mutation writes an event with its action; this list is the contract, checked both ways.
+      const actions: Record<string, string> = {
+        login: 'session.create',
+        logout: 'session.delete',
+        createAccount: 'account.create',
+        createProject: 'project.create',
+        deleteProject: 'project.delete',
+        createUser: 'user.create',
+        createApiToken: 'apiToken.create',
+        revokeApiToken: 'apiToken.revoke',
+      };
+      const schema = await buildCorralSchema();
+      assert.deepEqual(Object.keys(schema.getMutationType()!.getFields()).sort(), Object.keys(actions).sort());
+      const seen = new Set(
+        (await server.db.query(`SELECT DISTINCT action FROM audit_events`)).map((r: { action: string }) => r.action),
+      );
+      // twoTenants ran logins, account, user, project and token creation; run the rest here.
+      const project = await createProject(f.ownerA.caller, f.customerA.id);
+      await f.ownerA.caller.ok(`mutation($id: ID!) { deleteProject(id: $id) { id } }`, { id: project.id });
+      await f.ownerA.caller.ok(`mutation($id: ID!) { revokeApiToken(id: $id) { id } }`, { id: f.tokenA.apiToken.id });
+      const extra = await new Caller(server.url).login(f.ownerA.user.email, 'a long test password');
+      await extra.ok(`mutation { logout }`);
+      for (const r of await server.db.query(`SELECT DISTINCT action FROM audit_events`)) seen.add(r.action);
+      assert.deepEqual([...seen].sort(), Object.values(actions).sort());
+    });
 
-  test('a successful mutation records actor, account, action, target, outcome, source and time', async () => {
-    const project = await createProject(f.ownerA.caller, f.customerA.id);
-    const events = (await f.ownerA.caller.ok(EVENTS, { a: f.customerA.id, action: 'project.create' })).auditEvents.edges.map((e: any) => e.node);
-    const event = events.find((e: any) => e.targetId === project.id);
-    assert.ok(event, 'an event for the new project');
-    assert.equal(event.outcome, 'SUCCESS');
-    assert.equal(event.errorCode, null);
-    assert.equal(event.accountId, f.customerA.id);
-    assert.equal(event.targetType, 'project');
-    assert.equal(event.actorUserId, f.ownerA.user.id);
-    assert.equal(event.actorEmail, f.ownerA.user.email);
-    assert.match(event.sourceAddress, /127\.0\.0\.1/);
-    assert.ok(Date.now() - Date.parse(event.createdAt) < 60_000);
-  });
+    test('a successful mutation records actor, account, action, target, outcome, source and time', async () => {
+      const project = await createProject(f.ownerA.caller, f.customerA.id);
+      const events = (await f.ownerA.caller.ok(EVENTS, { a: f.customerA.id, action: 'project.create' })).auditEvents.edges.map((e: any) => e.node);
+      const event = events.find((e: any) => e.targetId === project.id);
+      assert.ok(event, 'an event for the new project');
+      assert.equal(event.outcome, 'SUCCESS');
+      assert.equal(event.errorCode, null);
+      assert.equal(event.accountId, f.customerA.id);
+      assert.equal(event.targetType, 'project');
+      assert.equal(event.actorUserId, f.ownerA.user.id);
+      assert.equal(event.actorEmail, f.ownerA.user.email);
+      assert.match(event.sourceAddress, /127\.0\.0\.1/);
+      assert.ok(Date.now() - Date.parse(event.createdAt) < 60_000);
+    });
 
-  test('a failed mutation records its error code and leaves no trace of its effect', async () => {
-    const name = unique('dup');
-    await f.ownerA.caller.ok(`mutation($a: ID!, $n: String!) { createProject(input: { accountId: $a, name: $n }) { id } }`, { a: f.customerA.id, n: name });
-    const dup = await f.ownerA.caller.gql(`mutation($a: ID!, $n: String!) { createProject(input: { accountId: $a, name: $n }) { id } }`, { a: f.customerA.id, n: name });
-    assert.equal(codeOf(dup), 'CONFLICT');
-    assert.equal(await server.db.manager.countBy(Project, { name }), 1);
-    const events = (await f.ownerA.caller.ok(EVENTS, { a: f.customerA.id, action: 'project.create' })).auditEvents.edges.map((e: any) => e.node);
-    assert.equal(events[0].outcome, 'FAILURE', 'newest first');
-    assert.equal(events[0].errorCode, 'CONFLICT');
-  });
+    test('a failed mutation records its error code and leaves no trace of its effect', async () => {
+      const name = unique('dup');
+      await f.ownerA.caller.ok(`mutation($a: ID!, $n: String!) { createProject(input: { accountId: $a, name: $n }) { id } }`, { a: f.customerA.id, n: name });
+      const dup = await f.ownerA.caller.gql(`mutation($a: ID!, $n: String!) { createProject(input: { accountId: $a, name: $n }) { id } }`, { a: f.customerA.id, n: name });
+      assert.equal(codeOf(dup), 'CONFLICT');
+      assert.equal(await server.db.manager.countBy(Project, { name }), 1);
+      const events = (await f.ownerA.caller.ok(EVENTS, { a: f.customerA.id, action: 'project.create' })).auditEvents.edges.map((e: any) => e.node);
+      assert.equal(events[0].outcome, 'FAILURE', 'newest first');
+      assert.equal(events[0].errorCode, 'CONFLICT');
+    });
 
-  test('an effect and its audit event commit together: when the event cannot be written, the effect is undone', async () => {
-    const name = unique('atomic');
-    // Make the audit insert fail inside the transaction: a CHECK that refuses this one action's event.
-    const guard = TEST_DB === 'postgres'
-      ? `ALTER TABLE audit_events ADD CONSTRAINT no_project_create CHECK (action <> 'project.create' OR outcome <> 'SUCCESS') NOT VALID`
-      : `CREATE TRIGGER no_project_create BEFORE INSERT ON audit_events WHEN NEW.action = 'project.create' AND NEW.outcome = 'SUCCESS' BEGIN SELECT RAISE(ABORT, 'refused'); END`;
-    const unguard = TEST_DB === 'postgres' ? `ALTER TABLE audit_events DROP CONSTRAINT no_project_create` : `DROP TRIGGER no_project_create`;
-    await server.db.query(guard);
-    try {
-      const res = await f.ownerA.caller.gql(`mutation($a: ID!, $n: String!) { createProject(input: { accountId: $a, name: $n }) { id } }`, { a: f.customerA.id, n: name });
-      assert.equal(codeOf(res), 'INTERNAL_SERVER_ERROR');
-      assert.equal(res.errors?.[0]?.message, 'Internal error');
-    } finally {
-      await server.db.query(unguard);
-    }
-    assert.equal(await server.db.manager.countBy(Project, { name }), 0);
-  });
+    test('an effect and its audit event commit together: when the event cannot be written, the effect is undone', async () => {
+      const name = unique('atomic');
+      // Make the audit insert fail inside the transaction: a CHECK that refuses this one action's event.
+      const guard = TEST_DB === 'postgres'
+        ? `ALTER TABLE audit_events ADD CONSTRAINT no_project_create CHECK (action <> 'project.create' OR outcome <> 'SUCCESS') NOT VALID`
+        : `CREATE TRIGGER no_project_create BEFORE INSERT ON audit_events WHEN NEW.action = 'project.create' AND NEW.outcome = 'SUCCESS' BEGIN SELECT RAISE(ABORT, 'refused'); END`;
+      const unguard = TEST_DB === 'postgres' ? `ALTER TABLE audit_events DROP CONSTRAINT no_project_create` : `DROP TRIGGER no_project_create`;
+      await server.db.query(guard);
+      try {
+        const res = await f.ownerA.caller.gql(`mutation($a: ID!, $n: String!) { createProject(input: { accountId: $a, name: $n }) { id } }`, { a: f.customerA.id, n: name });
+        assert.equal(codeOf(res), 'INTERNAL_SERVER_ERROR');
+        assert.equal(res.errors?.[0]?.message, 'Internal error');
+      } finally {
+        await server.db.query(unguard);
+      }
+      assert.equal(await server.db.manager.countBy(Project, { name }), 0);
+    });
 
-  test("a refused probe of another tenant's object is filed under the prober, never shown to the target", async () => {
-    const probe = await f.memberB.caller.gql(`mutation($id: ID!) { deleteProject(id: $id) { id } }`, { id: f.projectA.id });
-    assert.ok(['NOT_FOUND', 'FORBIDDEN'].includes(String(codeOf(probe))));
-    const ownerView = (await f.ownerA.caller.ok(EVENTS, {})).auditEvents.edges.map((e: any) => e.node);
-    assert.ok(ownerView.every((e: any) => e.accountId === f.customerA.id), "the owner sees only its own account's events");
-    assert.ok(!ownerView.some((e: any) => e.actorUserId === f.memberB.user.id));
-    const resellerView = (await f.resellerAdminB.caller.ok(EVENTS, {})).auditEvents.edges.map((e: any) => e.node);
-    assert.ok(resellerView.every((e: any) => [f.resellerB.id, f.customerB.id].includes(e.accountId)));
-  });
+    test("a refused probe of another tenant's object is filed under the prober, never shown to the target", async () => {
+      const probe = await f.memberB.caller.gql(`mutation($id: ID!) { deleteProject(id: $id) { id } }`, { id: f.projectA.id });
+      assert.ok(['NOT_FOUND', 'FORBIDDEN'].includes(String(codeOf(probe))));
+      const ownerView = (await f.ownerA.caller.ok(EVENTS, {})).auditEvents.edges.map((e: any) => e.node);
+      assert.ok(ownerView.every((e: any) => e.accountId === f.customerA.id), "the owner sees only its own account's events");
+      assert.ok(!ownerView.some((e: any) => e.actorUserId === f.memberB.user.id));
+      const resellerView = (await f.resellerAdminB.caller.ok(EVENTS, {})).auditEvents.edges.map((e: any) => e.node);
+      assert.ok(resellerView.every((e: any) => [f.resellerB.id, f.customerB.id].includes(e.accountId)));
+    });
 
-  test('failed logins are recorded against the account they tried', async () => {
-    await new Caller(server.url).gql(`mutation($e: String!) { login(email: $e, password: "not it at all") { id } }`, { e: f.ownerA.user.email });
-    const events = (await f.ownerA.caller.ok(EVENTS, { action: 'session.create' })).auditEvents.edges.map((e: any) => e.node);
-    assert.ok(events.some((e: any) => e.outcome === 'FAILURE' && e.errorCode === 'UNAUTHENTICATED' && e.actorEmail === f.ownerA.user.email));
-  });
-});
-
-describe(`keyset pagination (${TEST_DB})`, () => {
-  let server: TestServer;
-  let statements = 0;
-  before(async () => {
-    server = await startTestServer({}, {
-      queryLogger: {
-        logQuery: () => void statements++,
-        logQueryError: () => undefined,
-        logQuerySlow: () => undefined,
-        logSchemaBuild: () => undefined,
-        logMigration: () => undefined,
-        log: () => undefined,
-      },
+    test('failed logins are recorded against the account they tried', async () => {
+      await new Caller(server.url).gql(`mutation($e: String!) { login(email: $e, password: "not it at all") { id } }`, { e: f.ownerA.user.email });
+      const events = (await f.ownerA.caller.ok(EVENTS, { action: 'session.create' })).auditEvents.edges.map((e: any) => e.node);
+      assert.ok(events.some((e: any) => e.outcome === 'FAILURE' && e.errorCode === 'UNAUTHENTICATED' && e.actorEmail === f.ownerA.user.email));
     });
   });
-  after(() => server.stop());
 
-  test('pages follow each other without gaps or repeats, and a bad cursor is refused', async () => {
-    const admin = await signInAsAdmin(server.url);
-    const customer = await createAccount(admin, 'CUSTOMER');
-    const created: string[] = [];
-    for (let i = 0; i < 7; i++) created.push((await createProject(admin, customer.id)).id);
-    const seen: string[] = [];
-    let after: string | null = null;
-    for (;;) {
-      const page: any = (await admin.ok(`query($a: ID!, $after: String) { projects(accountId: $a, first: 3, after: $after) { edges { node { id } } pageInfo { endCursor hasNextPage } } }`, { a: customer.id, after }))
-        .projects;
-      seen.push(...page.edges.map((e: any) => e.node.id));
-      if (!page.pageInfo.hasNextPage) break;
-      after = page.pageInfo.endCursor;
-    }
-    assert.deepEqual(seen, created);
-    assert.equal(codeOf(await admin.gql(`{ projects(after: "bm9wZQ") { edges { node { id } } } }`)), 'BAD_USER_INPUT');
-    assert.equal(codeOf(await admin.gql(`{ projects(first: 101) { edges { node { id } } } }`)), 'BAD_USER_INPUT');
-    assert.equal(codeOf(await admin.gql(`{ projects(first: 0) { edges { node { id } } } }`)), 'BAD_USER_INPUT');
-  });
+  describe(`keyset pagination (${TEST_DB})`, () => {
+    let server: TestServer;
+    let statements = 0;
+    before(async () => {
+      server = await startTestServer(TEST_DB, {}, {
+        queryLogger: {
+          logQuery: () => void statements++,
+          logQueryError: () => undefined,
+          logQuerySlow: () => undefined,
+          logSchemaBuild: () => undefined,
+          logMigration: () => undefined,
+          log: () => undefined,
+        },
+      });
+    });
+    after(() => server.stop());
 
-  test('a page of 100 with nested accounts costs a fixed, small number of SQL statements', async () => {
-    const admin = await signInAsAdmin(server.url);
-    const reseller = await createAccount(admin, 'RESELLER');
-    const { caller: resellerAdmin } = await signInAsNewUser(admin, reseller.id, 'RESELLER_ADMIN');
-    const customers = [];
-    for (let i = 0; i < 5; i++) customers.push(await createAccount(resellerAdmin, 'CUSTOMER'));
-    for (let i = 0; i < 100; i++) await createProject(resellerAdmin, customers[i % 5]!.id);
+    test('pages follow each other without gaps or repeats, and a bad cursor is refused', async () => {
+      const admin = await signInAsAdmin(server.url);
+      const customer = await createAccount(admin, 'CUSTOMER');
+      const created: string[] = [];
+      for (let i = 0; i < 7; i++) created.push((await createProject(admin, customer.id)).id);
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page: any = (await admin.ok(`query($a: ID!, $after: String) { projects(accountId: $a, first: 3, after: $after) { edges { node { id } } pageInfo { endCursor hasNextPage } } }`, { a: customer.id, after }))
+          .projects;
+        seen.push(...page.edges.map((e: any) => e.node.id));
+        if (!page.pageInfo.hasNextPage) break;
+        after = page.pageInfo.endCursor;
+      }
+      assert.deepEqual(seen, created);
+      assert.equal(codeOf(await admin.gql(`{ projects(after: "bm9wZQ") { edges { node { id } } } }`)), 'BAD_USER_INPUT');
+      assert.equal(codeOf(await admin.gql(`{ projects(first: 101) { edges { node { id } } } }`)), 'BAD_USER_INPUT');
+      assert.equal(codeOf(await admin.gql(`{ projects(first: 0) { edges { node { id } } } }`)), 'BAD_USER_INPUT');
+    });
 
-    statements = 0;
-    const page = await resellerAdmin.ok(`{ projects(first: 100) { edges { node { id name account { id name parent { id name } } } } pageInfo { hasNextPage } } }`);
-    const used = statements;
-    assert.equal(page.projects.edges.length, 100);
-    assert.ok(page.projects.edges.every((e: any) => e.node.account.parent.id === reseller.id));
-    // Session lookup, the page, one batch of accounts, one batch of parents: never one per row.
-    assert.ok(used <= 6, `a page of 100 took ${used} statements`);
-    console.log(`# a page of 100 projects with accounts and parents: ${used} SQL statements`);
+    test('a page of 100 with nested accounts costs a fixed, small number of SQL statements', async () => {
+      const admin = await signInAsAdmin(server.url);
+      const reseller = await createAccount(admin, 'RESELLER');
+      const { caller: resellerAdmin } = await signInAsNewUser(admin, reseller.id, 'RESELLER_ADMIN');
+      const customers = [];
+      for (let i = 0; i < 5; i++) customers.push(await createAccount(resellerAdmin, 'CUSTOMER'));
+      for (let i = 0; i < 100; i++) await createProject(resellerAdmin, customers[i % 5]!.id);
+
+      statements = 0;
+      const page = await resellerAdmin.ok(`{ projects(first: 100) { edges { node { id name account { id name parent { id name } } } } pageInfo { hasNextPage } } }`);
+      const used = statements;
+      assert.equal(page.projects.edges.length, 100);
+      assert.ok(page.projects.edges.every((e: any) => e.node.account.parent.id === reseller.id));
+      // Session lookup, the page, one batch of accounts, one batch of parents: never one per row.
+      assert.ok(used <= 6, `a page of 100 took ${used} statements`);
+      console.log(`# a page of 100 projects with accounts and parents: ${used} SQL statements`);
+    });
   });
 });

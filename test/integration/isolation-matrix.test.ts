@@ -4,7 +4,7 @@ import { getNamedType, isInputObjectType, type GraphQLArgument, type GraphQLInpu
 import { buildCorralSchema } from '../../server/app/schema';
 import { Caller, codeOf } from '../support/client';
 import { twoTenants } from '../support/factories';
-import { startTestServer, TEST_DB, type TestServer } from '../support/server';
+import { startTestServer, forEachDatabase, type TestServer } from '../support/server';
 import { firstOutcome } from '../support/subscriptions';
 
 type Fixture = Awaited<ReturnType<typeof twoTenants>>;
@@ -77,74 +77,76 @@ function takesAnId(type: GraphQLInputType, seen = new Set<string>()): boolean {
   return Object.values(named.getFields()).some((field) => takesAnId(field.type, seen));
 }
 
-describe(`tenant isolation matrix (${TEST_DB})`, () => {
-  let server: TestServer;
-  let f: Fixture;
-  before(async () => {
-    server = await startTestServer();
-    f = await twoTenants(server.url);
-  });
-  after(() => server.stop());
+forEachDatabase((TEST_DB) => {
+  describe(`tenant isolation matrix (${TEST_DB})`, () => {
+    let server: TestServer;
+    let f: Fixture;
+    before(async () => {
+      server = await startTestServer(TEST_DB);
+      f = await twoTenants(server.url);
+    });
+    after(() => server.stop());
 
-  test('every query, mutation and subscription that takes an ID has a row in the matrix', async () => {
-    const schema = await buildCorralSchema();
-    const withIds: string[] = [];
-    for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
-      for (const field of Object.values(root?.getFields() ?? {})) {
-        if (field.args.some((arg: GraphQLArgument) => takesAnId(arg.type))) withIds.push(`${root!.name}.${field.name}`);
+    test('every query, mutation and subscription that takes an ID has a row in the matrix', async () => {
+      const schema = await buildCorralSchema();
+      const withIds: string[] = [];
+      for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+        for (const field of Object.values(root?.getFields() ?? {})) {
+          if (field.args.some((arg: GraphQLArgument) => takesAnId(arg.type))) withIds.push(`${root!.name}.${field.name}`);
+        }
       }
+      assert.deepEqual(withIds.filter((op) => !matrix[op]), [], 'add these operations to the isolation matrix');
+      assert.deepEqual(Object.keys(matrix).filter((op) => !withIds.includes(op)), [], 'these matrix rows name no operation');
+    });
+
+    /** Rows of every table a refusal must leave alone (the audit trail, which records the refusal, aside). */
+    async function snapshot() {
+      const rows: Record<string, unknown> = {};
+      for (const table of ['accounts', 'users', 'projects', 'api_tokens']) rows[table] = await server.db.query(`SELECT * FROM ${table} ORDER BY id`);
+      return JSON.stringify(rows);
     }
-    assert.deepEqual(withIds.filter((op) => !matrix[op]), [], 'add these operations to the isolation matrix');
-    assert.deepEqual(Object.keys(matrix).filter((op) => !withIds.includes(op)), [], 'these matrix rows name no operation');
-  });
 
-  /** Rows of every table a refusal must leave alone (the audit trail, which records the refusal, aside). */
-  async function snapshot() {
-    const rows: Record<string, unknown> = {};
-    for (const table of ['accounts', 'users', 'projects', 'api_tokens']) rows[table] = await server.db.query(`SELECT * FROM ${table} ORDER BY id`);
-    return JSON.stringify(rows);
-  }
+    for (const [operation, row] of Object.entries(matrix)) {
+      test(`${operation} refuses an anonymous caller, another customer's member and another reseller's admin, and changes nothing`, async () => {
+        const attackers: [string, Caller][] = [
+          ['anonymous', new Caller(server.url)],
+          ["another customer's member", f.memberB.caller],
+          ["another reseller's admin", f.resellerAdminB.caller],
+        ];
+        const request = row.request(f);
+        const before = await snapshot();
+        for (const [who, caller] of attackers) {
+          if (operation.startsWith('Subscription.')) {
+            const outcome = await firstOutcome(caller.ws(), request);
+            if (who === 'anonymous') assert.equal(outcome.closeCode, 4403, `${who}: ${JSON.stringify(outcome)}`);
+            else assert.ok(REFUSALS.has(String(outcome.errors?.[0]?.extensions?.code)), `${who}: ${JSON.stringify(outcome)}`);
+            assert.equal(outcome.data, undefined);
+          } else {
+            const res = await caller.gql(request.query, request.variables);
+            assert.ok(REFUSALS.has(String(codeOf(res))), `${who}: ${JSON.stringify(res.errors)}`);
+            assert.equal(res.data, null, `${who} got data`);
+          }
+          assert.equal(await snapshot(), before, `${who} changed something`);
+        }
+      });
+    }
 
-  for (const [operation, row] of Object.entries(matrix)) {
-    test(`${operation} refuses an anonymous caller, another customer's member and another reseller's admin, and changes nothing`, async () => {
-      const attackers: [string, Caller][] = [
-        ['anonymous', new Caller(server.url)],
-        ["another customer's member", f.memberB.caller],
-        ["another reseller's admin", f.resellerAdminB.caller],
-      ];
-      const request = row.request(f);
-      const before = await snapshot();
-      for (const [who, caller] of attackers) {
+    test('each matrix row works for its rightful caller, so that the refusals above mean something', async () => {
+      const order = Object.keys(matrix).sort((a, b) => Number(a.includes('delete') || a.includes('revoke')) - Number(b.includes('delete') || b.includes('revoke')));
+      for (const operation of order) {
+        const row = matrix[operation]!;
+        const request = row.request(f);
+        const caller = row.rightful(f);
         if (operation.startsWith('Subscription.')) {
-          const outcome = await firstOutcome(caller.ws(), request);
-          if (who === 'anonymous') assert.equal(outcome.closeCode, 4403, `${who}: ${JSON.stringify(outcome)}`);
-          else assert.ok(REFUSALS.has(String(outcome.errors?.[0]?.extensions?.code)), `${who}: ${JSON.stringify(outcome)}`);
-          assert.equal(outcome.data, undefined);
+          const outcome = await firstOutcome(caller.ws(), request, 5000, () =>
+            caller.gql(`mutation($a: ID!) { createProject(input: { accountId: $a, name: "trigger" }) { id } }`, { a: f.customerA.id }),
+          );
+          assert.equal(outcome.data?.auditEventCreated?.action, 'project.create', `${operation}: ${JSON.stringify(outcome)}`);
         } else {
           const res = await caller.gql(request.query, request.variables);
-          assert.ok(REFUSALS.has(String(codeOf(res))), `${who}: ${JSON.stringify(res.errors)}`);
-          assert.equal(res.data, null, `${who} got data`);
+          assert.equal(res.errors, undefined, `${operation}: ${JSON.stringify(res.errors)}`);
         }
-        assert.equal(await snapshot(), before, `${who} changed something`);
       }
     });
-  }
-
-  test('each matrix row works for its rightful caller, so that the refusals above mean something', async () => {
-    const order = Object.keys(matrix).sort((a, b) => Number(a.includes('delete') || a.includes('revoke')) - Number(b.includes('delete') || b.includes('revoke')));
-    for (const operation of order) {
-      const row = matrix[operation]!;
-      const request = row.request(f);
-      const caller = row.rightful(f);
-      if (operation.startsWith('Subscription.')) {
-        const outcome = await firstOutcome(caller.ws(), request, 5000, () =>
-          caller.gql(`mutation($a: ID!) { createProject(input: { accountId: $a, name: "trigger" }) { id } }`, { a: f.customerA.id }),
-        );
-        assert.equal(outcome.data?.auditEventCreated?.action, 'project.create', `${operation}: ${JSON.stringify(outcome)}`);
-      } else {
-        const res = await caller.gql(request.query, request.variables);
-        assert.equal(res.errors, undefined, `${operation}: ${JSON.stringify(res.errors)}`);
-      }
-    }
   });
 });

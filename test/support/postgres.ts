@@ -17,6 +17,7 @@ async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
     throw new Error(
       `PostgreSQL is not reachable at ${POSTGRES_ADMIN_URL} (${(error as Error).message}). ` +
         `Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, or set CORRAL_TEST_POSTGRES_URL.`,
+      { cause: error },
     );
   }
   try {

@@ -7,9 +7,21 @@ import { createLogger } from '../../server/app/logger';
 import { startServer, type RunningServer, type ServerOptions } from '../../server/app/server';
 import { createTempDatabase, type TempDatabase } from './postgres';
 
-/** Which database an integration run uses: `CORRAL_TEST_DB=sqlite` (default) or `postgres`. */
-export const TEST_DB = (process.env.CORRAL_TEST_DB ?? 'sqlite') as 'sqlite' | 'postgres';
-if (TEST_DB !== 'sqlite' && TEST_DB !== 'postgres') throw new Error(`CORRAL_TEST_DB must be sqlite or postgres, not ${TEST_DB}`);
+export type TestDb = 'sqlite' | 'postgres';
+
+/**
+ * The databases every integration suite runs against: both, unless CORRAL_TEST_DB names one
+ * (for a quick local run). CI runs both.
+ */
+export const TEST_DBS: TestDb[] = (() => {
+  const only = process.env.CORRAL_TEST_DB;
+  if (!only) return ['sqlite', 'postgres'];
+  if (only !== 'sqlite' && only !== 'postgres') throw new Error(`CORRAL_TEST_DB must be sqlite or postgres, not ${only}`);
+  return [only];
+})();
+
+/** Declares a suite once per test database. */
+export const forEachDatabase = (suite: (db: TestDb) => void) => TEST_DBS.forEach(suite);
 
 export const ADMIN_EMAIL = 'admin@corral.test';
 export const ADMIN_PASSWORD = 'admin password for tests';
@@ -23,10 +35,10 @@ export interface TestServer extends RunningServer {
  * A real Corral on a free loopback port, on a database of its own (a temporary SQLite
  * directory, or a temporary PostgreSQL database dropped afterwards), migrated as at start.
  */
-export async function startTestServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<TestServer> {
+export async function startTestServer(db: TestDb, env: Record<string, string> = {}, options: ServerOptions = {}): Promise<TestServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-test-'));
   let pg: TempDatabase | null = null;
-  if (TEST_DB === 'postgres') pg = await createTempDatabase('corral_test');
+  if (db === 'postgres') pg = await createTempDatabase('corral_test');
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',

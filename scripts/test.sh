@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: `npm test`. Builds, checks every generated artefact for drift, then runs
+# unit, integration (against SQLite and this machine's PostgreSQL) and browser tests in one
+# node:test run, so that one summary counts them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NEXT_TELEMETRY_DISABLED=1
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "system packages and services"
+bash scripts/system-deps.sh
+step "compile"
+npx tsc -p .
+step "lint"
+npx eslint .
+step "typecheck the portal"
+npx tsc -p portal --noEmit
+step "schema.graphql matches the code"
+node dist/scripts/schema.js check
+step "migrations match the entities (SQLite and PostgreSQL)"
+node dist/scripts/migrations.js check
+step "portal/gql matches schema.graphql"
+node scripts/codegen-check.mjs
+step "build the portal"
+npx next build portal > /tmp/corral-next-build.log 2>&1 || { cat /tmp/corral-next-build.log; exit 1; }
+
+step "tests"
+node --test --test-concurrency=1 --test-timeout=180000 \
+  "dist/test/unit/" "dist/test/integration/" "dist/test/browser/"
