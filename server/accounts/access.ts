@@ -39,3 +39,22 @@ export async function visibleUser(em: EntityManager, actor: Actor, id: string): 
   if (!user?.account || !inScope(actor, user.account.path)) throw notFound('User');
   return user as User & { account: Account };
 }
+
+/**
+ * Narrows a list to one account when the caller names one (which must be visible), and always to
+ * the caller's scope. `alias` is the listed entity, joined to its account as `account`.
+ */
+export async function whereInAccount<T extends ObjectLiteral>(
+  em: EntityManager,
+  qb: SelectQueryBuilder<T>,
+  actor: Actor,
+  alias: string,
+  accountId: string | null | undefined,
+): Promise<SelectQueryBuilder<T>> {
+  whereAccountInScope(qb.innerJoin(`${alias}.account`, 'account'), actor, 'account');
+  if (accountId !== undefined && accountId !== null) {
+    const account = await visibleAccount(em, actor, accountId);
+    qb.andWhere(`${alias}.accountId = :accountId`, { accountId: account.id });
+  }
+  return qb;
+}

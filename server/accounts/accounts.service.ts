@@ -1,10 +1,10 @@
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../app/actor';
-import { conflict, forbidden } from '../app/errors';
+import { forbidden } from '../app/errors';
 import type { AuditService } from '../audit/audit.service';
 import { newId } from '../common/ids';
 import { paginate, type Connection } from '../common/pagination';
-import { isUniqueViolation } from '../common/db-errors';
+import { insertUnique } from '../common/db-errors';
 import { visibleAccount, whereAccountInScope } from './access';
 import { Account, AccountKind } from './account.entity';
 import type { AccountsArgs, CreateAccountInput } from './accounts.inputs';
@@ -46,12 +46,7 @@ export class AccountsService {
       }
       const id = newId();
       const account = em.create(Account, { id, kind: input.kind, name: input.name, parentId: parent.id, path: `${parent.path}${id}/` });
-      try {
-        await em.insert(Account, account);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw conflict(`an account named "${input.name}" already exists here`, 'name');
-        throw error;
-      }
+      await insertUnique(em, Account, account, 'name', `an account named "${input.name}" already exists here`);
       draft.concerns(account).target('account', account.id);
       return account;
     });

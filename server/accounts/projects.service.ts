@@ -1,11 +1,11 @@
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../app/actor';
-import { conflict, forbidden } from '../app/errors';
+import { forbidden } from '../app/errors';
 import type { AuditService } from '../audit/audit.service';
-import { isUniqueViolation } from '../common/db-errors';
+import { insertUnique } from '../common/db-errors';
 import { newId } from '../common/ids';
 import { paginate, type Connection } from '../common/pagination';
-import { visibleAccount, visibleProject, whereAccountInScope } from './access';
+import { visibleAccount, visibleProject, whereInAccount } from './access';
 import { AccountKind } from './account.entity';
 import type { ByAccountArgs, CreateProjectInput } from './accounts.inputs';
 import { Project } from './project.entity';
@@ -21,13 +21,8 @@ export class ProjectsService {
   }
 
   async list(actor: Actor, args: ByAccountArgs): Promise<Connection<Project>> {
-    const qb = this.db.getRepository(Project).createQueryBuilder('project').innerJoin('project.account', 'account');
-    whereAccountInScope(qb, actor, 'account');
-    if (args.accountId !== undefined && args.accountId !== null) {
-      const account = await visibleAccount(this.db.manager, actor, args.accountId);
-      qb.andWhere('project.accountId = :accountId', { accountId: account.id });
-    }
-    return paginate(qb, args);
+    const qb = this.db.getRepository(Project).createQueryBuilder('project');
+    return paginate(await whereInAccount(this.db.manager, qb, actor, 'project', args.accountId), args);
   }
 
   /** Projects live in customer accounts only. */
@@ -37,12 +32,7 @@ export class ProjectsService {
       draft.concerns(account).target('project', null);
       if (account.kind !== AccountKind.CUSTOMER) throw forbidden('projects belong to customer accounts');
       const project = em.create(Project, { id: newId(), accountId: account.id, name: input.name, description: input.description ?? '' });
-      try {
-        await em.insert(Project, project);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw conflict(`a project named "${input.name}" already exists in this account`, 'name');
-        throw error;
-      }
+      await insertUnique(em, Project, project, 'name', `a project named "${input.name}" already exists in this account`);
       draft.target('project', project.id);
       return project;
     });

@@ -1,12 +1,12 @@
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../app/actor';
-import { badInput, conflict } from '../app/errors';
+import { badInput } from '../app/errors';
 import type { AuditService } from '../audit/audit.service';
 import { hashPassword } from '../auth/passwords';
-import { isUniqueViolation } from '../common/db-errors';
+import { insertUnique } from '../common/db-errors';
 import { newId } from '../common/ids';
 import { paginate, type Connection } from '../common/pagination';
-import { visibleAccount, visibleUser, whereAccountInScope } from './access';
+import { visibleAccount, visibleUser, whereInAccount } from './access';
 import type { ByAccountArgs, CreateUserInput } from './accounts.inputs';
 import { rolesForKind, User } from './user.entity';
 
@@ -26,13 +26,8 @@ export class UsersService {
   }
 
   async list(actor: Actor, args: ByAccountArgs): Promise<Connection<User>> {
-    const qb = this.db.getRepository(User).createQueryBuilder('user').innerJoin('user.account', 'account');
-    whereAccountInScope(qb, actor, 'account');
-    if (args.accountId !== undefined && args.accountId !== null) {
-      const account = await visibleAccount(this.db.manager, actor, args.accountId);
-      qb.andWhere('user.accountId = :accountId', { accountId: account.id });
-    }
-    return paginate(qb, args);
+    const qb = this.db.getRepository(User).createQueryBuilder('user');
+    return paginate(await whereInAccount(this.db.manager, qb, actor, 'user', args.accountId), args);
   }
 
   /**
@@ -56,12 +51,7 @@ export class UsersService {
         role: input.role,
         passwordHash,
       });
-      try {
-        await em.insert(User, user);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw conflict('a user with this email already exists', 'email');
-        throw error;
-      }
+      await insertUnique(em, User, user, 'email', 'a user with this email already exists');
       draft.target('user', user.id);
       return user;
     });
