@@ -5,6 +5,7 @@ import { isId } from '../common/ids';
 import { Account } from './account.entity';
 import { Project } from './project.entity';
 import { User } from './user.entity';
+import { Container } from '../containers/container.entity';
 
 /**
  * The one place that answers "may this caller see that object". Every answer is set-based
@@ -57,4 +58,10 @@ export async function whereInAccount<T extends ObjectLiteral>(
     qb.andWhere(`${alias}.accountId = :accountId`, { accountId: account.id });
   }
   return qb;
+}
+
+export async function visibleContainer(em: EntityManager, actor: Actor, id: string): Promise<Container & { project: Project & { account: Account } }> {
+  const container = isId(id) ? await em.findOne(Container, { where: { id }, relations: { project: { account: true } } }) : null;
+  if (!container?.project?.account || !inScope(actor, container.project.account.path)) throw notFound('Container');
+  return container as Container & { project: Project & { account: Account } };
 }

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../app/actor';
-import { forbidden } from '../app/errors';
+import { conflict, forbidden } from '../app/errors';
+import { Container } from '../containers/container.entity';
 import type { AuditService } from '../audit/audit.service';
 import { insertUnique } from '../common/db-errors';
 import { newId } from '../common/ids';
@@ -38,12 +39,13 @@ export class ProjectsService {
     });
   }
 
-  /** Deleting a project is refused while it holds containers (once containers exist). */
+  /** Deleting a project is refused while it holds containers. */
   delete(actor: Actor, id: string): Promise<Project> {
     return this.audit.within({ actor, request: actor.request }, 'project.delete', async (em, draft) => {
       draft.target('project', id);
       const project = await visibleProject(em, actor, id);
       draft.concerns(project.account);
+      if (await em.existsBy(Container, { projectId: project.id })) throw conflict('the project still holds containers; delete them first');
       await em.delete(Project, { id: project.id });
       return project;
     });

@@ -2,6 +2,12 @@ import path from 'node:path';
 import { z } from 'zod';
 
 /** Every setting Corral reads from the environment, with its default. The README's table mirrors this. */
+/** Corral's own licence-signing public key; licences issued with its private key verify against it. */
+const VENDOR_LICENCE_KEY = `-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAjC6WppKBhoosMNsbUBLnOtnVbBes4fmBJXDq1IQs6VA=
+-----END PUBLIC KEY-----
+`;
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -19,6 +25,14 @@ const schema = z.object({
   CORRAL_PORTAL: z.stringbool().default(true),
   CORRAL_LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
   CORRAL_LOGIN_MAX_ATTEMPTS_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
+  CORRAL_IMAGE_DIR: z.string().min(1).optional(),
+  CORRAL_LICENCE_PUBLIC_KEY: z
+    .string()
+    .refine((v) => v.includes('BEGIN PUBLIC KEY'), 'must be an Ed25519 public key in PEM')
+    .default(VENDOR_LICENCE_KEY),
+  CORRAL_RECONCILE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  CORRAL_HEALTH_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+  CORRAL_OPERATION_LEASE_SECONDS: z.coerce.number().int().min(3).max(3600).default(15),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -37,6 +51,9 @@ export interface Config {
   portal: boolean;
   loginLimits: { failuresPerAccount: number; attemptsPerAddress: number; windowSeconds: number };
   logLevel: Env['LOG_LEVEL'];
+  imageDir: string;
+  licencePublicKey: string;
+  workers: { reconcileMs: number; healthMs: number; leaseMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -70,5 +87,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       windowSeconds: 15 * 60,
     },
     logLevel: e.LOG_LEVEL,
+    imageDir: path.resolve(e.CORRAL_IMAGE_DIR ?? path.join(dataDir, 'images')),
+    licencePublicKey: e.CORRAL_LICENCE_PUBLIC_KEY,
+    workers: {
+      reconcileMs: e.CORRAL_RECONCILE_SECONDS * 1000,
+      healthMs: e.CORRAL_HEALTH_SECONDS * 1000,
+      leaseMs: e.CORRAL_OPERATION_LEASE_SECONDS * 1000,
+    },
   };
 }

@@ -9,9 +9,16 @@ import { User } from '../accounts/user.entity';
 import { AuditEvent } from '../audit/audit-event.entity';
 import { ApiToken } from '../auth/api-token.entity';
 import { Session } from '../auth/session.entity';
+import { Cluster } from '../clusters/cluster.entity';
+import { Container } from '../containers/container.entity';
+import { Image } from '../images/image.entity';
+import { Licence } from '../licences/licence.entity';
+import { LxdIdentity } from '../nodes/lxd-identity.entity';
+import { Node } from '../nodes/node.entity';
+import { Operation } from '../operations/operation.entity';
 import type { Config } from './config';
 
-export const entities = [Account, User, Project, Session, ApiToken, AuditEvent];
+export const entities = [Account, User, Project, Session, ApiToken, AuditEvent, Cluster, Node, LxdIdentity, Image, Container, Operation, Licence];
 
 /**
  * The database: SQLite in the data directory by default, PostgreSQL with DATABASE_URL.

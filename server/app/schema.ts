@@ -7,11 +7,30 @@ import { UsersResolver } from '../accounts/users.resolver';
 import { AuditResolver } from '../audit/audit.resolver';
 import { AuthResolver } from '../auth/auth.resolver';
 import { LoginResolver } from '../auth/login.resolver';
+import { ClustersResolver } from '../clusters/clusters.resolver';
+import { ContainersResolver } from '../containers/containers.resolver';
+import { ImagesResolver } from '../images/images.resolver';
+import { LicencesResolver } from '../licences/licences.resolver';
+import { NodesResolver } from '../nodes/nodes.resolver';
+import { OperationsResolver } from '../operations/operations.resolver';
 import { authChecker } from './auth-checker';
 import { createCorralPubSub, type CorralPubSub } from './pubsub';
 
 /** Every resolver class. All but LoginResolver carry @Authorized() (a test holds us to that). */
-export const resolvers = [LoginResolver, AuthResolver, AccountsResolver, ProjectsResolver, UsersResolver, AuditResolver] as const;
+export const resolvers = [
+  LoginResolver,
+  AuthResolver,
+  AccountsResolver,
+  ProjectsResolver,
+  UsersResolver,
+  AuditResolver,
+  ClustersResolver,
+  NodesResolver,
+  ImagesResolver,
+  ContainersResolver,
+  OperationsResolver,
+  LicencesResolver,
+] as const;
 
 /**
  * The GraphQL schema, built from the code. Subscriptions check access in their own `subscribe`

@@ -21,6 +21,8 @@ import { loadPortal } from './portal';
 import { createCorralPubSub } from './pubsub';
 import { buildCorralSchema } from './schema';
 import { createServices, type Services } from './services';
+import type { NodeGateway } from '../nodes/node-gateway';
+import { LxdGateway } from '../nodes/lxd-gateway';
 import { attachWebSocket } from './websocket';
 
 export interface RunningServer {
@@ -56,6 +58,8 @@ function httpSession(res: Response, secret: string | undefined, secure: boolean)
 export interface ServerOptions {
   /** Sees every SQL statement; tests count them to keep N+1 out. */
   queryLogger?: QueryLogger;
+  /** How Corral reaches nodes; LXD over HTTPS unless a test brings its own. */
+  gateway?: NodeGateway;
 }
 
 export async function startServer(config: Config, log: Logger, options: ServerOptions = {}): Promise<RunningServer> {
@@ -69,7 +73,9 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     throw error;
   }
   const pubsub = createCorralPubSub();
-  const services = createServices(db, config, pubsub);
+  const gateway = options.gateway ?? new LxdGateway(db, log);
+  const services = createServices(db, config, pubsub, gateway, log);
+  await services.images.syncFromDirectory();
   const schema = await buildCorralSchema(pubsub);
   const portal = config.portal ? await loadPortal(config.production) : null;
 
@@ -132,7 +138,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
           actor,
           request,
           services,
-          loaders: createLoaders(db),
+          loaders: createLoaders(db, services),
           http: httpSession(res, sessionSecretOf(req.headers), req.secure),
         };
       },
@@ -146,6 +152,10 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   });
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  // Workers start once the API answers: the operation runner (which also picks up operations
+  // left unfinished by a stopped process) and the node watch (events, reconcile, health).
+  services.runner.start();
+  services.nodeWatch.start();
   log.info({ url, database: config.database.kind, portal: !!portal }, 'corral is listening');
 
   let closing: Promise<void> | undefined;
@@ -155,7 +165,10 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     services,
     close: () =>
       (closing ??= (async () => {
+        services.nodeWatch.stop();
         await apollo.stop();
+        await services.runner.stop();
+        await gateway.close();
         await portal?.close();
         if (db.isInitialized) await db.destroy();
       })()),

@@ -6,13 +6,39 @@ import { AuditEventsService } from '../audit/audit-events.service';
 import { AuditService } from '../audit/audit.service';
 import { ApiTokensService } from '../auth/api-tokens.service';
 import { SessionsService } from '../auth/sessions.service';
+import { ClustersService } from '../clusters/clusters.service';
+import { containerHandlers } from '../containers/container.operations';
+import { ContainersService } from '../containers/containers.service';
+import { ImagesService } from '../images/images.service';
+import { LicencesService } from '../licences/licences.service';
+import type { NodeGateway } from '../nodes/node-gateway';
+import { NodeWatch } from '../nodes/node-watch';
+import { NodesService } from '../nodes/nodes.service';
+import { OperationsService } from '../operations/operations.service';
+import { OperationRunner } from '../operations/runner';
 import type { Config } from './config';
+import type { Logger } from './logger';
 import type { CorralPubSub } from './pubsub';
 
 /** Every service, built once per process and handed to resolvers through the context. */
-export function createServices(db: DataSource, config: Config, pubsub: CorralPubSub) {
+export function createServices(db: DataSource, config: Config, pubsub: CorralPubSub, gateway: NodeGateway, log: Logger) {
   const audit = new AuditService(db, pubsub);
+  const licences = new LicencesService(db, audit, config);
+  const operations = new OperationsService(db);
+  const nodes = new NodesService(db, audit, gateway, licences, log);
+  const containers = new ContainersService(db, audit, operations, nodes, licences);
+  const runner = new OperationRunner(db, log, config.workers.leaseMs, containerHandlers(db, gateway, log));
+  containers.runner = runner;
   return {
+    gateway,
+    licences,
+    operations,
+    nodes,
+    containers,
+    runner,
+    clusters: new ClustersService(db, audit),
+    images: new ImagesService(db, audit, config.imageDir, log),
+    nodeWatch: new NodeWatch(db, gateway, nodes, log, config.workers),
     pubsub,
     audit,
     auditEvents: new AuditEventsService(db),

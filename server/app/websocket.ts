@@ -47,7 +47,7 @@ export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchem
         actor: ctx.extra.actor ?? null,
         request: { id: newId(), sourceAddress: ctx.extra.request.socket.remoteAddress ?? null },
         services,
-        loaders: createLoaders(db),
+        loaders: createLoaders(db, services),
         http: null,
       }),
       onSubscribe: (_ctx, _id, payload) => {

@@ -1,0 +1,143 @@
+import type { DataSource } from 'typeorm';
+import { CorralError, ErrorCode } from '../app/errors';
+import type { Logger } from '../app/logger';
+import { Cluster } from '../clusters/cluster.entity';
+import { Image } from '../images/image.entity';
+import { lxdProjectOf, type NodeGateway } from '../nodes/node-gateway';
+import { Node } from '../nodes/node.entity';
+import type { Operation } from '../operations/operation.entity';
+import type { OperationHandler, Step } from '../operations/runner';
+import { Container, ContainerStatus } from './container.entity';
+
+/** LXD's instance status in Corral's words. */
+export function statusFromLxd(status: string | null): ContainerStatus {
+  switch (status) {
+    case 'Running':
+      return ContainerStatus.RUNNING;
+    case 'Stopped':
+    case 'Frozen':
+      return ContainerStatus.STOPPED;
+    case 'Error':
+      return ContainerStatus.ERROR;
+    default:
+      return ContainerStatus.UNKNOWN;
+  }
+}
+
+/** Wraps node failures as NODE_UNAVAILABLE or LXD_ERROR, keeping what LXD said. */
+function nodeFailure(error: unknown): CorralError {
+  if (error instanceof CorralError) return error;
+  const e = error as { name?: string; message?: string; status?: number };
+  if (e?.name === 'LxdUnavailableError') return new CorralError(ErrorCode.NODE_UNAVAILABLE, `the node did not answer: ${e.message}`);
+  return new CorralError(ErrorCode.LXD_ERROR, `LXD refused: ${e?.message ?? String(error)}`, e?.status ? { lxdStatus: e.status } : {});
+}
+
+/** The handlers that carry out container operations on nodes. */
+export function containerHandlers(db: DataSource, gateway: NodeGateway, log: Logger): Record<string, OperationHandler> {
+  async function load(operation: Operation) {
+    const container = await db.manager.findOneBy(Container, { id: operation.containerId! });
+    if (!container) throw new CorralError(ErrorCode.NOT_FOUND, 'the container is gone');
+    const node = await db.manager.findOneByOrFail(Node, { id: container.nodeId });
+    return { container, node, project: lxdProjectOf(container.projectId) };
+  }
+
+  /** Re-reads the instance and sets the container's status from it; ERROR when the node cannot say. */
+  async function settle(operation: Operation) {
+    const container = operation.containerId ? await db.manager.findOneBy(Container, { id: operation.containerId }) : null;
+    if (!container) return;
+    const node = await db.manager.findOneByOrFail(Node, { id: container.nodeId });
+    try {
+      const status = await gateway.instanceStatus(node, lxdProjectOf(container.projectId), container.name);
+      await db.manager.update(Container, { id: container.id }, status === null ? { status: ContainerStatus.ERROR, statusReason: 'the instance is missing on its node' } : { status: statusFromLxd(status), statusReason: null });
+    } catch (error) {
+      await db.manager.update(Container, { id: container.id }, { status: ContainerStatus.UNKNOWN, statusReason: `the node did not answer: ${(error as Error).message}`.slice(0, 500) });
+    }
+  }
+
+  /** Removes whatever a create left on the node, then the row. If the node cannot be reached, the row stays (ERROR) so nothing is orphaned. */
+  async function undoCreate(operation: Operation) {
+    const container = operation.containerId ? await db.manager.findOneBy(Container, { id: operation.containerId }) : null;
+    if (!container) return;
+    const node = await db.manager.findOneByOrFail(Node, { id: container.nodeId });
+    try {
+      await gateway.deleteInstance(node, lxdProjectOf(container.projectId), container.name);
+      await db.manager.delete(Container, { id: container.id });
+    } catch (error) {
+      log.error({ err: error, container: container.id }, 'could not remove a half-created container from its node');
+      await db.manager.update(Container, { id: container.id }, { status: ContainerStatus.ERROR, statusReason: 'creation failed and the node could not be cleaned up' });
+    }
+  }
+
+  const create: OperationHandler = {
+    async run(operation: Operation, step: Step) {
+      const { container, node, project } = await load(operation);
+      const image = await db.manager.findOneByOrFail(Image, { id: container.imageId });
+      const cluster = await db.manager.findOneByOrFail(Cluster, { id: node.clusterId });
+      try {
+        await step.progress(10, 'preparing the project on the node');
+        await gateway.ensureProject(node, project, cluster.storagePool);
+        await step.progress(25, 'copying the image to the node');
+        await gateway.ensureImage(node, image);
+        await step.progress(60, 'creating the container');
+        await gateway.createInstance(node, project, { name: container.name, image, cpu: container.cpu, memoryBytes: container.memoryBytes, diskBytes: container.diskBytes, storagePool: cluster.storagePool });
+        await step.progress(85, 'starting the container');
+        await gateway.setState(node, project, container.name, 'start', false);
+        const status = await gateway.instanceStatus(node, project, container.name);
+        if (status !== 'Running') throw new CorralError(ErrorCode.LXD_ERROR, `the container did not start (LXD says ${status ?? 'missing'})`);
+      } catch (error) {
+        throw nodeFailure(error);
+      }
+      await db.manager.update(Container, { id: container.id }, { status: ContainerStatus.RUNNING, statusReason: null });
+    },
+    async recover() {
+      // The runner died mid-create: undo (onFailure) rather than guess how far it got.
+      throw new CorralError(ErrorCode.INTERRUPTED, 'Corral stopped while creating the container; it was removed again');
+    },
+    onFailure: undoCreate,
+  };
+
+  const power = (action: 'start' | 'stop' | 'restart', target: ContainerStatus): OperationHandler => {
+    const handler: OperationHandler = {
+      async run(operation: Operation, step: Step) {
+        const { container, node, project } = await load(operation);
+        await step.progress(30, `${action === 'stop' ? 'stopping' : action === 'start' ? 'starting' : 'restarting'} the container`);
+        try {
+          await gateway.setState(node, project, container.name, action, operation.input.force === true);
+        } catch (error) {
+          throw nodeFailure(error);
+        }
+        await db.manager.update(Container, { id: container.id }, { status: target, statusReason: null });
+      },
+      // Setting a state twice is harmless: finish the job.
+      recover: (operation, step) => handler.run(operation, step),
+      onFailure: settle,
+    };
+    return handler;
+  };
+
+  const remove: OperationHandler = {
+    async run(operation: Operation, step: Step) {
+      // A second attempt (after a crash) may find the row already gone: then the work is done.
+      if (!(await db.manager.existsBy(Container, { id: operation.containerId! }))) return;
+      const { container, node, project } = await load(operation);
+      await step.progress(30, 'deleting the container');
+      try {
+        await gateway.deleteInstance(node, project, container.name);
+      } catch (error) {
+        throw nodeFailure(error);
+      }
+      await db.manager.delete(Container, { id: container.id });
+    },
+    recover: (operation, step) => remove.run(operation, step),
+    onFailure: settle,
+  };
+
+  return {
+    'container.create': create,
+    'container.start': power('start', ContainerStatus.RUNNING),
+    'container.stop': power('stop', ContainerStatus.STOPPED),
+    'container.restart': power('restart', ContainerStatus.RUNNING),
+    'container.delete': remove,
+  };
+}
+

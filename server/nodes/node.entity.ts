@@ -1,0 +1,76 @@
+import { GraphQLBigInt } from 'graphql-scalars';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Cluster } from '../clusters/cluster.entity';
+
+export enum NodeStatus {
+  READY = 'READY',
+  OFFLINE = 'OFFLINE',
+  MAINTENANCE = 'MAINTENANCE',
+}
+registerEnumType(NodeStatus, { name: 'NodeStatus' });
+
+/** Stored as strings: byte counts overflow 32-bit integers and JavaScript numbers are exact to 2^53. */
+export const bigintColumn = { type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number | null) => (v === null ? null : Number(v)) } } as const;
+
+/** An LXD server Corral speaks to over HTTPS with its client certificate, pinning the node's. */
+@ObjectType()
+@Entity('nodes')
+@Index(['clusterId', 'name'], { unique: true })
+export class Node {
+  @Field(() => ID)
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  clusterId!: string;
+
+  @ManyToOne(() => Cluster, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'clusterId' })
+  cluster?: Cluster;
+
+  @Field()
+  @Column({ type: 'varchar', length: 63 })
+  name!: string;
+
+  @Field({ description: 'The LXD API address, https://host:port.' })
+  @Index({ unique: true })
+  @Column({ type: 'varchar', length: 255 })
+  url!: string;
+
+  /** SHA-256 of the node's server certificate; every connection is pinned to it. */
+  @Field({ description: "SHA-256 fingerprint of the node's LXD certificate, pinned on every connection." })
+  @Column({ type: 'varchar', length: 64 })
+  fingerprint!: string;
+
+  @Column({ type: 'text' })
+  serverCertificate!: string;
+
+  @Field(() => NodeStatus)
+  @Column({ type: 'simple-enum', enum: NodeStatus })
+  status!: NodeStatus;
+
+  @Field(() => Int)
+  @Column({ type: 'integer', default: 0 })
+  cpuThreads!: number;
+
+  @Field(() => GraphQLBigInt)
+  @Column({ ...bigintColumn, default: 0 })
+  memoryBytes!: number;
+
+  @Field(() => GraphQLBigInt)
+  @Column({ ...bigintColumn, default: 0 })
+  diskBytes!: number;
+
+  @Field(() => String, { nullable: true, description: 'Why the last health check failed.' })
+  @Column({ type: 'varchar', length: 500, nullable: true })
+  lastError!: string | null;
+
+  @Field(() => Date, { nullable: true })
+  @Column({ type: Date, nullable: true })
+  lastSeenAt!: Date | null;
+
+  @Field()
+  @CreateDateColumn()
+  createdAt!: Date;
+}

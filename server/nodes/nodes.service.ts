@@ -1,0 +1,129 @@
+import type { DataSource } from 'typeorm';
+import type { Actor } from '../app/actor';
+import { badInput, conflict, CorralError, ErrorCode, notFound } from '../app/errors';
+import type { Logger } from '../app/logger';
+import type { AuditService } from '../audit/audit.service';
+import { Cluster } from '../clusters/cluster.entity';
+import { isId, newId } from '../common/ids';
+import { paginate, type Connection } from '../common/pagination';
+import { Container } from '../containers/container.entity';
+import type { LicencesService } from '../licences/licences.service';
+import type { NodeGateway } from './node-gateway';
+import { Node, NodeStatus } from './node.entity';
+import type { AddNodeInput, NodesArgs } from './nodes.inputs';
+
+export interface NodeAllocation {
+  containers: number;
+  cpu: number;
+  memoryBytes: number;
+  diskBytes: number;
+}
+
+export class NodesService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly audit: AuditService,
+    private readonly gateway: NodeGateway,
+    private readonly licences: LicencesService,
+    private readonly log: Logger,
+  ) {}
+
+  async get(_actor: Actor, id: string): Promise<Node> {
+    const node = isId(id) ? await this.db.manager.findOneBy(Node, { id }) : null;
+    if (!node) throw notFound('Node');
+    return node;
+  }
+
+  async list(_actor: Actor, args: NodesArgs): Promise<Connection<Node>> {
+    const qb = this.db.getRepository(Node).createQueryBuilder('node');
+    if (args.clusterId) qb.where('node.clusterId = :clusterId', { clusterId: args.clusterId });
+    return paginate(qb, args);
+  }
+
+  ofCluster(clusterId: string): Promise<Node[]> {
+    return this.db.manager.find(Node, { where: { clusterId }, order: { id: 'ASC' } });
+  }
+
+  /** What containers take on a node now (rows, whatever their state: a stopped container keeps its allocation). */
+  async allocation(nodeIds: readonly string[]): Promise<Map<string, NodeAllocation>> {
+    if (nodeIds.length === 0) return new Map();
+    const rows: { nodeId: string; containers: string; cpu: string; memory: string; disk: string }[] = await this.db
+      .getRepository(Container)
+      .createQueryBuilder('c')
+      .select('c.nodeId', 'nodeId')
+      .addSelect('COUNT(*)', 'containers')
+      .addSelect('COALESCE(SUM(c.cpu), 0)', 'cpu')
+      .addSelect('COALESCE(SUM(c.memoryBytes), 0)', 'memory')
+      .addSelect('COALESCE(SUM(c.diskBytes), 0)', 'disk')
+      .where('c.nodeId IN (:...ids)', { ids: [...nodeIds] })
+      .groupBy('c.nodeId')
+      .getRawMany();
+    const result = new Map<string, NodeAllocation>(nodeIds.map((id) => [id, { containers: 0, cpu: 0, memoryBytes: 0, diskBytes: 0 }]));
+    for (const r of rows) result.set(r.nodeId, { containers: Number(r.containers), cpu: Number(r.cpu), memoryBytes: Number(r.memory), diskBytes: Number(r.disk) });
+    return result;
+  }
+
+  /**
+   * Joins an LXD that already runs: LXD comes to trust Corral's certificate (trust password or
+   * token), Corral pins the node's, reads its capacity, and the node is READY. Nothing is
+   * recorded when any step fails.
+   */
+  add(actor: Actor, input: AddNodeInput): Promise<Node> {
+    return this.audit.within({ actor, request: actor.request }, 'node.add', async (em, draft) => {
+      draft.target('node', null);
+      const cluster = isId(input.clusterId) ? await em.findOneBy(Cluster, { id: input.clusterId }) : null;
+      if (!cluster) throw notFound('Cluster');
+      await this.licences.checkRoomForNode(em);
+      const url = input.url.replace(/\/$/, '');
+      if (await em.existsBy(Node, { url })) throw conflict('a node with this address is already connected', 'url');
+      if (await em.existsBy(Node, { clusterId: cluster.id, name: input.name })) throw conflict(`a node named "${input.name}" is already in this cluster`, 'name');
+      let pinned;
+      try {
+        pinned = await this.gateway.enrol(url, input.secret);
+      } catch (error) {
+        throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `could not join the node: ${(error as Error).message}`, { field: 'url' });
+      }
+      const node = em.create(Node, {
+        id: newId(),
+        clusterId: cluster.id,
+        name: input.name,
+        url,
+        fingerprint: pinned.fingerprint,
+        serverCertificate: pinned.serverCertificate,
+        status: NodeStatus.READY,
+        cpuThreads: 0,
+        memoryBytes: 0,
+        diskBytes: 0,
+        lastError: null,
+        lastSeenAt: new Date(),
+      });
+      try {
+        Object.assign(node, await this.gateway.capacity(node, cluster.storagePool));
+      } catch (error) {
+        this.gateway.forget(node.id);
+        throw badInput(`the node does not offer storage pool "${cluster.storagePool}": ${(error as Error).message}`, 'clusterId');
+      }
+      await em.insert(Node, node);
+      draft.target('node', node.id);
+      return node;
+    });
+  }
+
+  /** One health check of every node not in maintenance: READY when LXD answers, OFFLINE when not. */
+  async checkHealth(): Promise<void> {
+    const nodes = await this.db.manager.find(Node, { relations: { cluster: true } });
+    await Promise.all(
+      nodes.map(async (node) => {
+        try {
+          const capacity = await this.gateway.capacity(node, node.cluster!.storagePool);
+          const status = node.status === NodeStatus.MAINTENANCE ? NodeStatus.MAINTENANCE : NodeStatus.READY;
+          await this.db.manager.update(Node, { id: node.id }, { ...capacity, status, lastError: null, lastSeenAt: new Date() });
+        } catch (error) {
+          if (node.status !== NodeStatus.OFFLINE) this.log.warn({ node: node.name, err: error }, 'node went offline');
+          const status = node.status === NodeStatus.MAINTENANCE ? NodeStatus.MAINTENANCE : NodeStatus.OFFLINE;
+          await this.db.manager.update(Node, { id: node.id }, { status, lastError: String((error as Error).message).slice(0, 500) });
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { run } from './exec';
+import { DEBIAN_IMAGE, IMAGE_DIR } from './layout';
+
+const SUITE = 'bookworm';
+const PACKAGES = ['systemd', 'systemd-sysv', 'openssh-server', 'cloud-init', 'iproute2', 'ifupdown', 'netbase', 'ca-certificates', 'sudo'];
+
+/**
+ * The mirror apt on this machine uses (deb822 or one-line sources), so debootstrap fetches
+ * through the same configured mirror and nothing else.
+ */
+function configuredMirror(): string {
+  const files = ['/etc/apt/sources.list', ...(fs.existsSync('/etc/apt/sources.list.d') ? fs.readdirSync('/etc/apt/sources.list.d').map((f) => path.join('/etc/apt/sources.list.d', f)) : [])];
+  for (const file of files.filter((f) => fs.existsSync(f))) {
+    const text = fs.readFileSync(file, 'utf8');
+    const deb822 = /^URIs:\s*(\S+)\s*\nSuites:\s*[^\n]*\bbookworm\b(?!-)/m.exec(text);
+    if (deb822) return deb822[1];
+    const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m.exec(text);
+    if (oneLine) return oneLine[1];
+  }
+  throw new Error('no Debian bookworm mirror found in /etc/apt/sources.list*');
+}
+
+function metadataYaml(): string {
+  return [
+    'architecture: x86_64',
+    `creation_date: ${Math.floor(Date.now() / 1000)}`,
+    'properties:',
+    '  os: debian',
+    '  release: bookworm',
+    '  description: Debian 12 (Corral lab, debootstrap with systemd, openssh-server, cloud-init)',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Inside a container the rootfs needs an empty machine-id (systemd makes one at first boot),
+ * a hostname LXD can set, and networking configured by cloud-init or ifupdown later.
+ */
+function tidyRootfs(rootfs: string): void {
+  fs.writeFileSync(path.join(rootfs, 'etc/machine-id'), '');
+  fs.rmSync(path.join(rootfs, 'var/lib/dbus/machine-id'), { force: true });
+  fs.writeFileSync(path.join(rootfs, 'etc/hostname'), 'debian\n');
+  for (const f of fs.readdirSync(path.join(rootfs, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_'))) {
+    // Every container must get its own host keys; Debian's sshd makes them when missing.
+    fs.rmSync(path.join(rootfs, 'etc/ssh', f));
+  }
+  fs.rmSync(path.join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
+  fs.mkdirSync(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+  fs.rmSync(path.join(rootfs, 'var/lib/apt/lists'), { recursive: true, force: true });
+  fs.mkdirSync(path.join(rootfs, 'var/lib/apt/lists/partial'), { recursive: true });
+}
+
+/** Debian 12 image (slow: debootstrap). Only `npm run lab -- image debian` builds it. */
+export async function ensureDebianImage(opts: { log?: (line: string) => void } = {}): Promise<string> {
+  const log = opts.log ?? (() => {});
+  if (fs.existsSync(DEBIAN_IMAGE)) return DEBIAN_IMAGE;
+  if (process.getuid?.() !== 0) throw new Error('building the Debian image needs root (debootstrap)');
+  fs.mkdirSync(IMAGE_DIR, { recursive: true });
+  const work = fs.mkdtempSync(path.join(IMAGE_DIR, '.debian-'));
+  try {
+    const rootfs = path.join(work, 'rootfs');
+    const mirror = configuredMirror();
+    log(`debootstrap ${SUITE} from ${mirror}`);
+    await run('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, SUITE, rootfs, mirror], { timeoutMs: 1_800_000 });
+    tidyRootfs(rootfs);
+    fs.writeFileSync(path.join(work, 'metadata.yaml'), metadataYaml());
+    log('tar');
+    const partial = path.join(work, 'debian12.tar.gz');
+    await run('tar', ['--numeric-owner', '--xattrs', '-C', work, '-czf', partial, 'metadata.yaml', 'rootfs'], { timeoutMs: 600_000 });
+    fs.renameSync(partial, DEBIAN_IMAGE);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  return DEBIAN_IMAGE;
+}
