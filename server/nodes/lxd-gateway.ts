@@ -16,12 +16,13 @@ import type { Node } from './node.entity';
 const IDENTITY_ID = 'corral';
 
 /**
- * Tenant projects on a node: their own instances and storage volumes, the default project's
- * images and profiles (so an image is uploaded once per node), routed NICs allowed.
+ * Tenant projects on a node: their own instances, profiles and storage volumes, the default
+ * project's images (so an image is uploaded once per node), routed NICs allowed. LXD refuses to
+ * restrict a project that shares the default project's profiles, so each gets its own.
  */
 const TENANT_PROJECT_CONFIG = {
   'features.images': 'false',
-  'features.profiles': 'false',
+  'features.profiles': 'true',
   'features.storage.volumes': 'true',
   'features.networks': 'false',
   restricted: 'true',

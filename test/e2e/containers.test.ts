@@ -95,7 +95,7 @@ describe('containers on real LXD nodes', () => {
     assert.equal(running.operation.state, 'SUCCEEDED');
     assert.equal(running.operation.progress, 100);
     const placed = await whereIs('web-1');
-    assert.equal(placed?.status, 'RUNNING');
+    assert.equal(placed?.status, 'Running');
     const config = JSON.parse(await lxc(placed!.node, 'query', `/1.0/instances/web-1?project=${lxdProject}`));
     assert.equal(config.config['limits.cpu'], '1');
     assert.equal(config.devices.root.size, `${256 * 1024 * 1024}B`);
@@ -104,15 +104,15 @@ describe('containers on real LXD nodes', () => {
 
     await owner.ok(`mutation($id: ID!) { stopContainer(id: $id) { status } }`, { id });
     await until(id, 'STOPPED');
-    assert.equal((await whereIs('web-1'))?.status, 'STOPPED');
+    assert.equal((await whereIs('web-1'))?.status, 'Stopped');
 
     await owner.ok(`mutation($id: ID!) { startContainer(id: $id) { status } }`, { id });
     await until(id, 'RUNNING');
-    assert.equal((await whereIs('web-1'))?.status, 'RUNNING');
+    assert.equal((await whereIs('web-1'))?.status, 'Running');
 
     const restarted = await owner.ok(`mutation($id: ID!) { restartContainer(id: $id) { status operation { id } } }`, { id });
     await eventually('the restart to finish', async () => (await owner.ok(`query($id: ID!) { operation(id: $id) { state } }`, { id: restarted.restartContainer.operation.id })).operation.state === 'SUCCEEDED');
-    assert.equal((await whereIs('web-1'))?.status, 'RUNNING');
+    assert.equal((await whereIs('web-1'))?.status, 'Running');
 
     await owner.ok(`mutation($id: ID!) { stopContainer(id: $id, force: true) { status } }`, { id });
     await until(id, 'STOPPED');

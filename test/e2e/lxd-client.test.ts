@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { LxdClient, lxdPath, type LxdOperation } from '../../server/lxd/client';
 import { LxdError, LxdOperationTimeoutError, LxdUnavailableError, isConflict } from '../../server/lxd/errors';
@@ -71,6 +72,23 @@ async function unavailable(promise: Promise<unknown>): Promise<LxdUnavailableErr
   assert.ok(error instanceof LxdUnavailableError, `expected LxdUnavailableError, got ${String(error)}`);
   return error;
 }
+
+test('a node that accepts connections but never answers times out as LxdUnavailableError', async () => {
+  const silent = createServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const { port } = silent.address() as AddressInfo;
+  const identity = await generateClientIdentity(unique('timeout'));
+  const client = new LxdClient({ url: `https://127.0.0.1:${port}`, fingerprint: WRONG_FINGERPRINT }, identity, { requestTimeoutMs: 1_000 });
+  try {
+    const started = Date.now();
+    const error = await unavailable(getServer(client));
+    assert.equal(error.reason, 'timeout');
+    assert.ok(Date.now() - started < 5_000);
+  } finally {
+    await client.close();
+    silent.close();
+  }
+});
 
 describe('the LXD client against a real LXD daemon', () => {
   let identity: ClientIdentity;
@@ -224,8 +242,13 @@ describe('the LXD client against a real LXD daemon', () => {
   test('an instance goes through create, start, start again, stop and delete, and the events say so', { timeout: 120_000 }, async () => {
     const name = unique('c');
     const log = new EventLog();
-    let streamError: Error | undefined;
-    const watch = watchEvents(client, { types: ['lifecycle', 'operation'], allProjects: true }, log.push, (e) => (streamError = e));
+    let streamClosed: (error: Error | undefined) => void = () => undefined;
+    const closed = new Promise<Error | undefined>((resolve) => (streamClosed = resolve));
+    let closedEarly = false;
+    const watch = watchEvents(client, { types: ['lifecycle', 'operation'], allProjects: true }, log.push, (e) => {
+      closedEarly = true;
+      streamClosed(e);
+    });
     await watch.ready;
     try {
       const created = await createInstance(client, project, { name, source: { type: 'image', fingerprint: imageFingerprint }, config: { 'user.corral': 'e2e' } });
@@ -262,10 +285,11 @@ describe('the LXD client against a real LXD daemon', () => {
         .map(operationOf)
         .find((op) => op?.description === 'Creating instance' && op.statusCode === 200 && op.resources['instances']?.some((r) => r.startsWith(`/1.0/instances/${name}`)));
       assert.ok(createOp, 'the create operation was followed to Success');
-      assert.equal(streamError, undefined);
+      assert.equal(closedEarly, false, 'the stream stayed open');
     } finally {
       watch.close();
     }
+    assert.equal(await closed, undefined, 'closing the watcher reports no error');
   });
 
   test('deleting a running instance stops it first', { timeout: 60_000 }, async () => {

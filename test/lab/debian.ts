@@ -4,7 +4,8 @@ import { run } from './exec';
 import { DEBIAN_IMAGE, IMAGE_DIR } from './layout';
 
 const SUITE = 'bookworm';
-const PACKAGES = ['systemd', 'systemd-sysv', 'openssh-server', 'cloud-init', 'iproute2', 'ifupdown', 'netbase', 'ca-certificates', 'sudo'];
+/** systemd-sysv provides /sbin/init; the rest is what Corral's node and container tests log in with. */
+const PACKAGES = ['systemd', 'systemd-sysv', 'openssh-server', 'cloud-init', 'iproute2', 'netbase', 'ca-certificates'];
 
 /**
  * The mirror apt on this machine uses (deb822 or one-line sources), so debootstrap fetches
@@ -42,10 +43,14 @@ function tidyRootfs(rootfs: string): void {
   fs.writeFileSync(path.join(rootfs, 'etc/machine-id'), '');
   fs.rmSync(path.join(rootfs, 'var/lib/dbus/machine-id'), { force: true });
   fs.writeFileSync(path.join(rootfs, 'etc/hostname'), 'debian\n');
+  // Every container must get its own host keys. Debian's ssh.service does not make missing
+  // ones, and cloud-init only does when it finds a datasource, so sshd makes them itself.
   for (const f of fs.readdirSync(path.join(rootfs, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_'))) {
-    // Every container must get its own host keys; Debian's sshd makes them when missing.
     fs.rmSync(path.join(rootfs, 'etc/ssh', f));
   }
+  const dropIn = path.join(rootfs, 'etc/systemd/system/ssh.service.d');
+  fs.mkdirSync(dropIn, { recursive: true });
+  fs.writeFileSync(path.join(dropIn, 'host-keys.conf'), '[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n');
   fs.rmSync(path.join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
   fs.mkdirSync(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
   fs.rmSync(path.join(rootfs, 'var/lib/apt/lists'), { recursive: true, force: true });
