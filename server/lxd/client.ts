@@ -286,7 +286,10 @@ export interface LxdEndpoint {
   url: string;
   /** The node's server certificate (PEM), as pinned at enrolment. */
   serverCertificate?: string;
-  /** SHA-256 of the node's server certificate; with a PEM it must match it, without one it is the only pin. */
+  /**
+   * SHA-256 of the node's server certificate. Without a PEM it is the only pin; with one, the
+   * PEM is the only CA and the presented certificate must also have this fingerprint.
+   */
   fingerprint?: string;
 }
 

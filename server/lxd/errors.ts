@@ -64,6 +64,10 @@ export class LxdPinMismatchError extends Error {
 
 const isLxdError = (e: unknown): e is LxdError => e instanceof LxdError;
 
+// The predicates return plain booleans, not `e is LxdError`: a false answer must not tell the
+// compiler that `e` is no LxdError at all.
+
+
 /** The thing asked for does not exist: HTTP 404 or `error_code` 404 ("Instance not found", …). */
 export function isNotFound(e: unknown): boolean {
   return isLxdError(e) && !(e instanceof LxdOperationTimeoutError) && (e.status === 404 || e.lxdCode === 404);

@@ -29,7 +29,7 @@ describe('SIGKILL in the middle of creating a container', () => {
       CORRAL_ADMIN_EMAIL: ADMIN.email,
       CORRAL_ADMIN_PASSWORD: ADMIN.password,
       CORRAL_OPERATION_LEASE_SECONDS: '3',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
     };
   });
   after(async () => {

@@ -1,5 +1,6 @@
 import { labDown, labStatus, labUp } from './lab';
 import { ensureDebianImage } from './debian';
+import { interrupt } from './exec';
 
 const USAGE = `usage: npm run lab -- <command>
   up [--nodes N] [--with-lxd]   make the lab (idempotent); prints the status
@@ -52,7 +53,17 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// The first signal stops what runs and lets the cleanup run; a second one exits at once.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (process.exitCode === 130) process.exit(130);
+    process.exitCode = 130;
+    log(`${signal}: stopping`);
+    interrupt();
+  });
+}
+
 main(process.argv.slice(2)).catch((e: unknown) => {
   process.stderr.write(`lab: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 1;
+  process.exitCode ||= 1;
 });

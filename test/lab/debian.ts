@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from './exec';
+import { unmountBelow } from './proc';
 import { DEBIAN_IMAGE, IMAGE_DIR } from './layout';
 
 const SUITE = 'bookworm';
@@ -50,7 +51,8 @@ function tidyRootfs(rootfs: string): void {
   }
   const dropIn = path.join(rootfs, 'etc/systemd/system/ssh.service.d');
   fs.mkdirSync(dropIn, { recursive: true });
-  fs.writeFileSync(path.join(dropIn, 'host-keys.conf'), '[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n');
+  // An empty ExecStartPre= clears the unit's own list, whose `sshd -t` would fail first.
+  fs.writeFileSync(path.join(dropIn, 'host-keys.conf'), '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n');
   fs.rmSync(path.join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
   fs.mkdirSync(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
   fs.rmSync(path.join(rootfs, 'var/lib/apt/lists'), { recursive: true, force: true });
@@ -76,6 +78,7 @@ export async function ensureDebianImage(opts: { log?: (line: string) => void } =
     await run('tar', ['--numeric-owner', '--xattrs', '-C', work, '-czf', partial, 'metadata.yaml', 'rootfs'], { timeoutMs: 600_000 });
     fs.renameSync(partial, DEBIAN_IMAGE);
   } finally {
+    await unmountBelow(work);
     fs.rmSync(work, { recursive: true, force: true });
   }
   return DEBIAN_IMAGE;

@@ -18,7 +18,7 @@ import {
 } from './layout';
 import { ensureLxd, lxdPid, lxdUrl, stopLxd } from './lxd';
 import { ensureBridge, ensureNodeNetwork, labNamespaces, removeBridge, removeNodeNetwork } from './net';
-import { cmdline, netnsPids, pidsWithMarker, terminate } from './proc';
+import { cmdline, netnsPids, pidsWithMarker, terminate, unmountBelow } from './proc';
 import { ensureLabKey, ensureSshd, sshdPid, stopSshd } from './ssh';
 
 export interface LabNodeStatus {
@@ -164,16 +164,6 @@ async function labLoopDevices(): Promise<string[]> {
   return devices.filter((d) => d['back-file']?.startsWith(`${STATE_DIR}/`)).map((d) => d.name);
 }
 
-/** Mount points under the state directory in this mount namespace, deepest first. */
-function labMounts(): string[] {
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((target): target is string => target !== undefined && target.startsWith(`${STATE_DIR}/`))
-    .sort((a, b) => b.length - a.length);
-}
-
 /**
  * Removes everything `up` made except the image cache: daemons (containers stopped cleanly
  * first), sshds and anything else left in the node namespaces, the namespaces and veths, the
@@ -204,7 +194,7 @@ export async function labDown(opts: { log?: (line: string) => void } = {}): Prom
     } catch {
       for (const dev of await labLoopDevices()) await run('losetup', ['-d', dev], { allowFail: true });
     }
-    for (const target of labMounts()) await run('umount', ['-l', target], { allowFail: true });
+    await unmountBelow(STATE_DIR);
     log(`remove ${STATE_DIR}`);
     fs.rmSync(STATE_DIR, { recursive: true, force: true });
   });

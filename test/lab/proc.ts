@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { run, waitUntil } from './exec';
+import { run, runCleanup, waitUntil } from './exec';
 
 /** The command line of a live (non-zombie) process, or null. */
 export function cmdline(pid: number): string | null {
@@ -66,4 +66,24 @@ export async function terminate(pids: number[], what: string, graceMs = 5_000): 
     signal('SIGKILL');
     await waitUntil(`${what} (pids ${alive().join(', ')}) to exit after SIGKILL`, 10_000, () => alive().length === 0);
   }
+}
+
+/** Mount points at or below `dir` in this mount namespace, deepest first. */
+export function mountsBelow(dir: string): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((target): target is string => target !== undefined && (target === dir || target.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Unmounts everything at or below `dir`. Must precede any recursive delete: Node's rm crosses
+ * mount points, and debootstrap bind-mounts host files and mounts /proc and /sys in its target.
+ */
+export async function unmountBelow(dir: string): Promise<void> {
+  for (const target of mountsBelow(dir)) await runCleanup('umount', ['--lazy', target], { allowFail: true });
+  const left = mountsBelow(dir);
+  if (left.length) throw new Error(`still mounted below ${dir}: ${left.join(', ')}`);
 }
