@@ -14,7 +14,8 @@ import type { Config } from './config';
 import { createLoaders, type Context, type HttpSession } from './context';
 import { createDataSource } from './data-source';
 import { formatError, isExpectedError } from './error-mapping';
-import { ErrorCode } from './errors';
+import { CorralError, ErrorCode } from './errors';
+import { Permission } from '../auth/permissions';
 import { limitRules, queryLimits } from './limits';
 import type { Logger } from './logger';
 import { loadPortal } from './portal';
@@ -144,6 +145,25 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       },
     }),
   );
+  // Image upload: the tarball is the raw body. application/octet-stream cannot be sent cross-site
+  // without a CORS preflight, which this server never grants, so a session cookie is safe here.
+  app.put('/images/:name', async (req, res) => {
+    const request: RequestMeta = { id: newId(), sourceAddress: req.ip ?? null };
+    res.setHeader('x-request-id', request.id);
+    const fail = (status: number, code: string, message: string) => res.status(status).json({ errors: [{ message, extensions: { code } }] });
+    if (req.headers['content-type'] !== 'application/octet-stream') return fail(415, ErrorCode.BAD_USER_INPUT, 'send the image tarball as application/octet-stream');
+    const actor = await authenticate(services, request, req.headers);
+    if (!actor) return fail(401, ErrorCode.UNAUTHENTICATED, 'Sign in first');
+    if (!actor.permissions.has(Permission.INFRASTRUCTURE_WRITE)) return fail(403, ErrorCode.FORBIDDEN, 'missing permission INFRASTRUCTURE_WRITE');
+    try {
+      const image = await services.images.upload(actor, String(req.params.name), req);
+      res.status(201).json({ data: { image } });
+    } catch (error) {
+      if (error instanceof CorralError) return fail(error.code === ErrorCode.CONFLICT ? 409 : 400, error.code, error.message);
+      log.error({ err: error, requestId: request.id }, 'internal error in image upload');
+      fail(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal error');
+    }
+  });
   if (portal) app.use((req, res) => portal.handle(req, res));
 
   await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -66,17 +66,13 @@ export class ImagesService {
     if (!/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/.test(name)) throw badInput('an image name is 2–63 lower-case letters, digits or hyphens', 'name');
     await fs.mkdir(this.imageDir, { recursive: true });
     const temporary = path.join(this.imageDir, `.upload-${newId()}`);
-    const hash = createHash('sha256');
-    let size = 0;
-    body.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
-      size += chunk.length;
-    });
-    await pipeline(body, (await fs.open(temporary, 'w')).createWriteStream());
     const final = path.join(this.imageDir, `${name}.tar.gz`);
     try {
+      await pipeline(body, createWriteStream(temporary));
+      const fingerprint = await sha256File(temporary);
+      const { size } = await fs.stat(temporary);
       return await this.audit.within({ actor, request: actor.request }, 'image.create', async (em, draft) => {
-        const image = em.create(Image, { id: newId(), name, fingerprint: hash.digest('hex'), sizeBytes: size, path: final });
+        const image = em.create(Image, { id: newId(), name, fingerprint, sizeBytes: size, path: final });
         await insertUnique(em, Image, image, 'name', 'an image with this name or content already exists');
         await fs.rename(temporary, final);
         draft.target('image', image.id);

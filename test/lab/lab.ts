@@ -58,13 +58,8 @@ function assertRoot(): void {
 
 /** Numbers of the nodes that exist in any form: a namespace or a state directory. */
 function existingNodes(): number[] {
-  const found = new Set<number>();
-  for (const ns of fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns') : []) {
-    if (ns.startsWith('corral-')) found.add(nodeIndex(ns) ?? 0);
-  }
-  for (const dir of fs.existsSync(STATE_DIR) ? fs.readdirSync(STATE_DIR) : []) {
-    if (!dir.startsWith('corral-')) found.add(nodeIndex(dir) ?? 0);
-  }
+  const dirs = fs.existsSync(STATE_DIR) ? fs.readdirSync(STATE_DIR).filter((d) => /^n\d+$/.test(d)) : [];
+  const found = new Set([...labNamespaces(), ...dirs].map((name) => nodeIndex(name) ?? 0));
   found.delete(0);
   return [...found].sort((a, b) => a - b);
 }
@@ -76,7 +71,12 @@ function tryLock(): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  const holder = Number(fs.readFileSync(LOCK_FILE, 'utf8').trim());
+  let holder: number;
+  try {
+    holder = Number(fs.readFileSync(LOCK_FILE, 'utf8').trim());
+  } catch {
+    return false; // Released in between; the next attempt may take it.
+  }
   if (!Number.isInteger(holder) || cmdline(holder) === null) {
     // Left behind by a run that died; the next attempt takes it.
     fs.rmSync(LOCK_FILE, { force: true });
@@ -104,7 +104,7 @@ function nodeStatus(node: NodeLayout): LabNodeStatus {
   };
 }
 
-/** What exists now. Never changes anything; needs no root to read, though pids of root's processes are visible anyway. */
+/** What exists now; changes nothing. */
 export async function labStatus(): Promise<LabStatus> {
   return {
     bridge: BRIDGE,
@@ -184,8 +184,6 @@ export async function labDown(opts: { log?: (line: string) => void } = {}): Prom
       await terminate(leftovers, `processes left in ${node.name}`);
       await removeNodeNetwork(node);
     }
-    // Namespaces a state directory no longer lists.
-    for (const ns of await labNamespaces()) await run('ip', ['netns', 'del', ns]);
     await removeBridge();
     // The pools' loop devices clear themselves once the last mount namespace holding the pool
     // is gone; the kernel does that a moment after the daemon exits.

@@ -17,12 +17,12 @@ async function linkExists(name: string, namespace?: string): Promise<boolean> {
   return (await run('ip', [...ns, 'link', 'show', 'dev', name], { allowFail: true })).code === 0;
 }
 
-export async function namespaceExists(namespace: string): Promise<boolean> {
+function namespaceExists(namespace: string): boolean {
   return fs.existsSync(`/run/netns/${namespace}`);
 }
 
 /** Lab namespaces that exist now, by name (`corral-n1`, …). */
-export async function labNamespaces(): Promise<string[]> {
+export function labNamespaces(): string[] {
   if (!fs.existsSync('/run/netns')) return [];
   return fs.readdirSync('/run/netns').filter((n) => /^corral-n\d+$/.test(n));
 }
@@ -60,7 +60,7 @@ export async function removeBridge(): Promise<void> {
 /** The node's namespace, its veth pair into the bridge (eth0 inside), its address and default route. */
 export async function ensureNodeNetwork(node: NodeLayout): Promise<void> {
   const ns = node.namespace;
-  if (!(await namespaceExists(ns))) await run('ip', ['netns', 'add', ns]);
+  if (!namespaceExists(ns)) await run('ip', ['netns', 'add', ns]);
   if (!(await linkExists('eth0', ns))) {
     // A host end left over from a namespace that was deleted behind our back would block the name.
     if (await linkExists(node.hostVeth)) await run('ip', ['link', 'del', node.hostVeth]);
@@ -75,7 +75,7 @@ export async function ensureNodeNetwork(node: NodeLayout): Promise<void> {
 
 /** Deleting the namespace also destroys eth0 and with it the host end of the pair. */
 export async function removeNodeNetwork(node: NodeLayout): Promise<void> {
-  if (await namespaceExists(node.namespace)) await run('ip', ['netns', 'del', node.namespace]);
+  if (namespaceExists(node.namespace)) await run('ip', ['netns', 'del', node.namespace]);
   if (await linkExists(node.hostVeth)) await run('ip', ['link', 'del', node.hostVeth]);
 }
 
