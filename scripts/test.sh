@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: `npm test`. Builds, checks every generated artefact for drift, then runs
-# unit, integration (against SQLite and this machine's PostgreSQL) and browser tests in one
+# The whole test suite: `npm test`. Builds, checks every generated artefact for drift, brings up
+# the lab (real LXD nodes in network namespaces; needs root), then runs unit, integration
+# (against SQLite and this machine's PostgreSQL), end-to-end (real LXD) and browser tests in one
 # node:test run, so that one summary counts them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,9 @@ node scripts/codegen-check.mjs
 step "build the portal"
 npx next build portal > /tmp/corral-next-build.log 2>&1 || { cat /tmp/corral-next-build.log; exit 1; }
 
+step "the lab: two LXD nodes"
+node dist/test/lab/cli.js up --with-lxd > /tmp/corral-lab-up.log 2>&1 || { cat /tmp/corral-lab-up.log; exit 1; }
+
 step "tests"
-node --test --test-concurrency=1 --test-timeout=180000 \
-  "dist/test/unit/" "dist/test/integration/" "dist/test/browser/"
+node --test --test-concurrency=1 --test-timeout=300000 \
+  "dist/test/unit/" "dist/test/integration/" "dist/test/e2e/" "dist/test/browser/"

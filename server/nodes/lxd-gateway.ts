@@ -62,7 +62,8 @@ export class LxdGateway implements NodeGateway {
     const cached = this.clients.get(node.id);
     if (cached && cached.fingerprint === node.fingerprint) return cached.client;
     if (cached) void cached.client.close();
-    const client = new LxdClient({ url: node.url, serverCertificate: node.serverCertificate, fingerprint: node.fingerprint }, await this.clientIdentity());
+    // A node that stops answering should show as OFFLINE within seconds, not after a long TCP timeout.
+    const client = new LxdClient({ url: node.url, serverCertificate: node.serverCertificate, fingerprint: node.fingerprint }, await this.clientIdentity(), { requestTimeoutMs: 10_000 });
     this.clients.set(node.id, { fingerprint: node.fingerprint, client });
     return client;
   }

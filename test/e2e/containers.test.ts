@@ -184,6 +184,26 @@ describe('containers on real LXD nodes', () => {
     assert.ok(!rows.containers.edges.some((e: any) => e.node.name === 'ok-1'));
   });
 
+  test('a node that stops answering goes OFFLINE, nothing is placed on it, and it comes back READY', async () => {
+    const node = nodes[1]!;
+    const { execFileSync } = await import('node:child_process');
+    const nodeId = (await admin.ok(`{ nodes { edges { node { id name } } } }`)).nodes.edges.find((e: any) => e.node.name === node.name).node.id;
+    const status = async () => (await admin.ok(`query($id: ID!) { node(id: $id) { status lastError } }`, { id: nodeId })).node;
+    const before = JSON.stringify([...(await corralInstances(node))]);
+    execFileSync('ip', ['link', 'set', `corral-${node.name}-h`, 'down']);
+    try {
+      await eventually('the node to be OFFLINE', async () => (await status()).status === 'OFFLINE', 45_000);
+      const res = await admin.gql(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { id } }`, {
+        i: { projectId, name: 'on-offline', imageId, cpu: 1, memoryMiB: 64, diskMiB: 128, nodeId },
+      });
+      assert.equal(codeOf(res), 'NODE_UNAVAILABLE');
+    } finally {
+      execFileSync('ip', ['link', 'set', `corral-${node.name}-h`, 'up']);
+    }
+    await eventually('the node to be READY again', async () => (await status()).status === 'READY', 45_000);
+    assert.equal(JSON.stringify([...(await corralInstances(node))]), before);
+  });
+
   test('bad nodes are refused: wrong password, unreachable address, the same node twice', async () => {
     const wrong = await admin.gql(`mutation($i: AddNodeInput!) { addNode(input: $i) { id } }`, { i: { clusterId, name: 'wrong', url: nodes[0]!.lxd.url.replace(':8443', ':8444'), secret: 'x' } });
     assert.equal(codeOf(wrong), 'NODE_UNAVAILABLE');
