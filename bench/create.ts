@@ -4,9 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { LxdClient } from '../server/lxd/client';
 import { generateClientIdentity } from '../server/lxd/identity';
-import { createInstance, deleteInstance, setInstanceState } from '../server/lxd/instances';
+import { createInstance, deleteInstance, listInstances, setInstanceState } from '../server/lxd/instances';
 import { getImage, uploadImage } from '../server/lxd/images';
 import { ensureProject } from '../server/lxd/projects';
+import { generateLicenceKeyPair, issueLicence } from '../server/licences/licence-document';
 import { createAccount, createProject, signInAsAdmin, signInAsNewUser } from '../test/support/factories';
 import { requireLab } from '../test/support/lab';
 import { startTestServer } from '../test/support/server';
@@ -45,11 +46,15 @@ async function main() {
   const nodes = lab.nodes.slice(0, 2);
   const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-bench-'));
   fs.copyFileSync(lab.busybox, path.join(imageDir, 'busybox.tar.gz'));
-  const server = await startTestServer('sqlite', { CORRAL_IMAGE_DIR: imageDir });
+  const keys = generateLicenceKeyPair();
+  const server = await startTestServer('sqlite', { CORRAL_IMAGE_DIR: imageDir, CORRAL_LICENCE_PUBLIC_KEY: keys.publicKey });
   try {
     const admin = await signInAsAdmin(server.url);
+    await admin.ok(`mutation($l: String!) { installLicence(licence: $l) { licensee } }`, {
+      l: issueLicence({ licensee: 'Benchmark', maxNodes: 10, maxContainers: 1000, expiresAt: '2099-01-01T00:00:00Z' }, keys.privateKey),
+    });
     const imageId = (await admin.ok(`{ images { edges { node { id } } } }`)).images.edges[0].node.id;
-    const clusterId = (await admin.ok(`mutation { createCluster(input: { name: "bench" }) { id } }`)).createCluster.id;
+    const clusterId = (await admin.ok(`mutation { createCluster(input: { name: "bench", cpuOvercommit: 32 }) { id } }`)).createCluster.id;
     for (const node of nodes) {
       await admin.ok(`mutation($i: AddNodeInput!) { addNode(input: $i) { id } }`, { i: { clusterId, name: node.name, url: node.lxd.url, secret: node.lxd.trustPassword } });
     }
@@ -67,6 +72,10 @@ async function main() {
         return client;
       }),
     );
+    // A clean slate: whatever an interrupted earlier run left in the direct project goes first.
+    for (const client of direct) {
+      for (const left of await listInstances(client, 'bench-direct')) await deleteInstance(client, 'bench-direct', left.name);
+    }
     const fingerprint = (await server.db.query(`SELECT fingerprint FROM images`))[0].fingerprint as string;
     for (const client of direct) if (!(await getImage(client, fingerprint))) await uploadImage(client, path.join(imageDir, 'busybox.tar.gz'));
 

@@ -37,6 +37,12 @@ export class LxdGateway implements NodeGateway {
   private readonly clients = new Map<string, { fingerprint: string; client: LxdClient }>();
   /** Image uploads in flight per node and fingerprint, so that parallel creates upload once. */
   private readonly uploads = new Map<string, Promise<void>>();
+  /**
+   * Projects and images known to be on a node, so that a create costs no extra round trips once
+   * they are there. Forgotten with the node's client; a stale entry only makes LXD answer 404,
+   * which fails the operation cleanly.
+   */
+  private readonly known = new Set<string>();
 
   constructor(
     private readonly db: DataSource,
@@ -78,11 +84,15 @@ export class LxdGateway implements NodeGateway {
   }
 
   async ensureProject(node: Node, project: string, storagePool: string): Promise<void> {
+    const key = `${node.id}/project/${project}`;
+    if (this.known.has(key)) return;
     await ensureProject(await this.client(node), project, { config: TENANT_PROJECT_CONFIG, description: 'Corral tenant project', rootDisk: { pool: storagePool } });
+    this.known.add(key);
   }
 
   async ensureImage(node: Node, image: Image): Promise<void> {
-    const key = `${node.id}/${image.fingerprint}`;
+    const key = `${node.id}/image/${image.fingerprint}`;
+    if (this.known.has(key)) return;
     let upload = this.uploads.get(key);
     if (!upload) {
       upload = (async () => {
@@ -90,7 +100,9 @@ export class LxdGateway implements NodeGateway {
         if (await getImage(client, image.fingerprint)) return;
         this.log.info({ node: node.name, image: image.name }, 'copying image to node');
         await uploadImage(client, image.path);
-      })().finally(() => this.uploads.delete(key));
+      })()
+        .then(() => void this.known.add(key))
+        .finally(() => this.uploads.delete(key));
       this.uploads.set(key, upload);
     }
     await upload;
@@ -142,6 +154,7 @@ export class LxdGateway implements NodeGateway {
   }
 
   forget(nodeId: string): void {
+    for (const key of this.known) if (key.startsWith(`${nodeId}/`)) this.known.delete(key);
     const cached = this.clients.get(nodeId);
     this.clients.delete(nodeId);
     void cached?.client.close();

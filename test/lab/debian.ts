@@ -5,8 +5,13 @@ import { unmountBelow } from './proc';
 import { DEBIAN_IMAGE, IMAGE_DIR } from './layout';
 
 const SUITE = 'bookworm';
-/** systemd-sysv provides /sbin/init; the rest is what Corral's node and container tests log in with. */
-const PACKAGES = ['systemd', 'systemd-sysv', 'openssh-server', 'cloud-init', 'iproute2', 'netbase', 'ca-certificates'];
+/**
+ * systemd-sysv provides /sbin/init. debootstrap does not resolve virtual packages, so the one
+ * providing python3-cryptography's `python3-cffi-backend-api-*` (for cloud-init) is named here.
+ */
+const PACKAGES = ['systemd', 'systemd-sysv', 'openssh-server', 'cloud-init', 'python3-cffi-backend', 'iproute2', 'netbase', 'ca-certificates'];
+/** Downloaded .debs, kept beside the images so a rebuild does not fetch them again. */
+const DEB_CACHE = path.join(path.dirname(IMAGE_DIR), 'debootstrap-debs');
 
 /**
  * The mirror apt on this machine uses (deb822 or one-line sources), so debootstrap fetches
@@ -70,7 +75,15 @@ export async function ensureDebianImage(opts: { log?: (line: string) => void } =
     const rootfs = path.join(work, 'rootfs');
     const mirror = configuredMirror();
     log(`debootstrap ${SUITE} from ${mirror}`);
-    await run('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, SUITE, rootfs, mirror], { timeoutMs: 1_800_000 });
+    fs.mkdirSync(DEB_CACHE, { recursive: true });
+    await run('debootstrap', ['--variant=minbase', `--cache-dir=${DEB_CACHE}`, `--include=${PACKAGES.join(',')}`, SUITE, rootfs, mirror], { timeoutMs: 1_800_000 }).catch((e: Error) => {
+      // The reason is in debootstrap's own log, which would go with the scratch directory.
+      const log = path.join(rootfs, 'debootstrap/debootstrap.log');
+      const kept = path.join(IMAGE_DIR, 'debian12.debootstrap.log');
+      if (!fs.existsSync(log)) throw e;
+      fs.copyFileSync(log, kept);
+      throw new Error(`${e.message}\nsee ${kept}`);
+    });
     tidyRootfs(rootfs);
     fs.writeFileSync(path.join(work, 'metadata.yaml'), metadataYaml());
     log('tar');

@@ -19,6 +19,12 @@ export interface RunResult {
   stderr: string;
 }
 
+/** The end of a long output, where the reason for a failure usually is. */
+function lastLines(text: string, count = 30): string {
+  const lines = text.split('\n');
+  return lines.length <= count ? text : [`(${lines.length - count} lines before)`, ...lines.slice(-count)].join('\n');
+}
+
 /** Commands running now; each leads its own process group, so its helpers can be stopped with it. */
 const running = new Set<ChildProcess>();
 
@@ -85,7 +91,7 @@ function spawnAndWait(cmd: string, args: string[], opts: RunOptions, timeoutMs: 
       if (timedOut) return reject(new Error(`${line}: no answer within ${timeoutMs / 1000} s\n${stderr}`));
       const exit = code ?? 128;
       if (exit !== 0 && !opts.allowFail) {
-        return reject(new Error(`${line}: exit ${code ?? signal}\n${stderr.trim() || stdout.trim()}`));
+        return reject(new Error(`${line}: exit ${code ?? signal}\n${lastLines(stderr.trim() || stdout.trim())}`));
       }
       resolve({ code: exit, stdout, stderr });
     });
