@@ -42,22 +42,29 @@ function metadataYaml(): string {
 }
 
 /**
- * Inside a container the rootfs needs an empty machine-id (systemd makes one at first boot),
- * a hostname LXD can set, and networking configured by cloud-init or ifupdown later.
+ * What a Debian rootfs needs to boot cleanly as an LXD container: an empty machine-id (systemd
+ * makes one at first boot), per-container SSH host keys, the locale cloud-init sets by default
+ * (`update-locale LANG=en_US.UTF-8` fails unless it is generated, and cloud-config.service with
+ * it), and no binfmt_misc setup, which containers may not mount.
  */
-function tidyRootfs(rootfs: string): void {
+async function fitForContainers(rootfs: string): Promise<void> {
   fs.writeFileSync(path.join(rootfs, 'etc/machine-id'), '');
   fs.rmSync(path.join(rootfs, 'var/lib/dbus/machine-id'), { force: true });
   fs.writeFileSync(path.join(rootfs, 'etc/hostname'), 'debian\n');
-  // Every container must get its own host keys. Debian's ssh.service does not make missing
-  // ones, and cloud-init only does when it finds a datasource, so sshd makes them itself.
+  // Debian's ssh.service does not make missing host keys, and cloud-init only does when it finds
+  // a datasource, so sshd makes them itself. An empty ExecStartPre= clears the unit's own list,
+  // whose `sshd -t` would otherwise fail first.
   for (const f of fs.readdirSync(path.join(rootfs, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_'))) {
     fs.rmSync(path.join(rootfs, 'etc/ssh', f));
   }
   const dropIn = path.join(rootfs, 'etc/systemd/system/ssh.service.d');
   fs.mkdirSync(dropIn, { recursive: true });
-  // An empty ExecStartPre= clears the unit's own list, whose `sshd -t` would fail first.
   fs.writeFileSync(path.join(dropIn, 'host-keys.conf'), '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n');
+  fs.symlinkSync('/dev/null', path.join(rootfs, 'etc/systemd/system/systemd-binfmt.service'));
+  const localeGen = path.join(rootfs, 'etc/locale.gen');
+  fs.writeFileSync(localeGen, fs.readFileSync(localeGen, 'utf8').replace(/^# *(en_US\.UTF-8 UTF-8)$/m, '$1'));
+  await run('chroot', [rootfs, 'locale-gen'], { timeoutMs: 300_000 });
+  fs.writeFileSync(path.join(rootfs, 'etc/default/locale'), 'LANG=en_US.UTF-8\n');
   fs.rmSync(path.join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
   fs.mkdirSync(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
   fs.rmSync(path.join(rootfs, 'var/lib/apt/lists'), { recursive: true, force: true });
@@ -84,12 +91,13 @@ export async function ensureDebianImage(opts: { log?: (line: string) => void } =
       fs.copyFileSync(log, kept);
       throw new Error(`${e.message}\nsee ${kept}`);
     });
-    tidyRootfs(rootfs);
+    await fitForContainers(rootfs);
     fs.writeFileSync(path.join(work, 'metadata.yaml'), metadataYaml());
     log('tar');
     const partial = path.join(work, 'debian12.tar.gz');
     await run('tar', ['--numeric-owner', '--xattrs', '-C', work, '-czf', partial, 'metadata.yaml', 'rootfs'], { timeoutMs: 600_000 });
     fs.renameSync(partial, DEBIAN_IMAGE);
+    fs.rmSync(path.join(IMAGE_DIR, 'debian12.debootstrap.log'), { force: true });
   } finally {
     await unmountBelow(work);
     fs.rmSync(work, { recursive: true, force: true });
