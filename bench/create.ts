@@ -121,6 +121,8 @@ async function main() {
     for (const e of all.containers.edges) {
       const res = await owner.ok(`mutation($id: ID!) { deleteContainer(id: $id) { operation { id } } }`, { id: e.node.id });
       await server.services.runner.settled(res.deleteContainer.operation.id);
+      const [op] = await server.db.query(`SELECT state, "errorMessage" FROM operations WHERE id = ?`, [res.deleteContainer.operation.id]);
+      if (op.state !== 'SUCCEEDED') console.error(`deleting a benchmark container ended ${op.state}: ${op.errorMessage}`);
     }
     for (const label of ['warm', 'seq', 'par']) {
       for (let i = 0; i < COUNT; i++) await deleteInstance(direct[i % direct.length]!, 'bench-direct', `${label}-${i}`).catch(() => undefined);

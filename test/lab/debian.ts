@@ -12,6 +12,8 @@ const SUITE = 'bookworm';
 const PACKAGES = ['systemd', 'systemd-sysv', 'openssh-server', 'cloud-init', 'python3-cffi-backend', 'iproute2', 'netbase', 'ca-certificates'];
 /** Downloaded .debs, kept beside the images so a rebuild does not fetch them again. */
 const DEB_CACHE = path.join(path.dirname(IMAGE_DIR), 'debootstrap-debs');
+/** debootstrap's own log of a failed build, kept beside the images until a build succeeds. */
+const FAILED_LOG = path.join(IMAGE_DIR, 'debian12.debootstrap.log');
 
 /**
  * The mirror apt on this machine uses (deb822 or one-line sources), so debootstrap fetches
@@ -85,11 +87,10 @@ export async function ensureDebianImage(opts: { log?: (line: string) => void } =
     fs.mkdirSync(DEB_CACHE, { recursive: true });
     await run('debootstrap', ['--variant=minbase', `--cache-dir=${DEB_CACHE}`, `--include=${PACKAGES.join(',')}`, SUITE, rootfs, mirror], { timeoutMs: 1_800_000 }).catch((e: Error) => {
       // The reason is in debootstrap's own log, which would go with the scratch directory.
-      const log = path.join(rootfs, 'debootstrap/debootstrap.log');
-      const kept = path.join(IMAGE_DIR, 'debian12.debootstrap.log');
-      if (!fs.existsSync(log)) throw e;
-      fs.copyFileSync(log, kept);
-      throw new Error(`${e.message}\nsee ${kept}`);
+      const bootstrapLog = path.join(rootfs, 'debootstrap/debootstrap.log');
+      if (!fs.existsSync(bootstrapLog)) throw e;
+      fs.copyFileSync(bootstrapLog, FAILED_LOG);
+      throw new Error(`${e.message}\nsee ${FAILED_LOG}`);
     });
     await fitForContainers(rootfs);
     fs.writeFileSync(path.join(work, 'metadata.yaml'), metadataYaml());
@@ -97,7 +98,7 @@ export async function ensureDebianImage(opts: { log?: (line: string) => void } =
     const partial = path.join(work, 'debian12.tar.gz');
     await run('tar', ['--numeric-owner', '--xattrs', '-C', work, '-czf', partial, 'metadata.yaml', 'rootfs'], { timeoutMs: 600_000 });
     fs.renameSync(partial, DEBIAN_IMAGE);
-    fs.rmSync(path.join(IMAGE_DIR, 'debian12.debootstrap.log'), { force: true });
+    fs.rmSync(FAILED_LOG, { force: true });
   } finally {
     await unmountBelow(work);
     fs.rmSync(work, { recursive: true, force: true });
