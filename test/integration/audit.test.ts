@@ -5,6 +5,11 @@ import { Project } from '../../server/accounts/project.entity';
 import { Caller, codeOf } from '../support/client';
 import { createAccount, createProject, signInAsAdmin, signInAsNewUser, twoTenants, unique } from '../support/factories';
 import { startTestServer, forEachDatabase, type TestServer } from '../support/server';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateLicenceKeyPair, issueLicence } from '../../server/licences/licence-document';
+import { FakeGateway } from '../support/fake-gateway';
 
 const EVENTS = `query($a: ID, $action: String) { auditEvents(accountId: $a, action: $action, first: 100) {
   edges { node { action outcome errorCode accountId targetType targetId actorUserId actorEmail sourceAddress requestId createdAt } } } }`;
@@ -13,13 +18,17 @@ forEachDatabase((TEST_DB) => {
   describe(`audit trail (${TEST_DB})`, () => {
     let server: TestServer;
     let f: Awaited<ReturnType<typeof twoTenants>>;
+    const keys = generateLicenceKeyPair();
     before(async () => {
-      server = await startTestServer(TEST_DB);
+      const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));
+      fs.writeFileSync(path.join(imageDir, 'tiny.tar.gz'), 'stand-in image');
+      fs.writeFileSync(path.join(imageDir, 'spare.tar.gz'), 'another stand-in image');
+      server = await startTestServer(TEST_DB, { CORRAL_IMAGE_DIR: imageDir, CORRAL_LICENCE_PUBLIC_KEY: keys.publicKey }, { gateway: new FakeGateway() });
       f = await twoTenants(server.url);
     });
     after(() => server.stop());
 
-    test('every mutation in the schema names an audited action', async () => {
+    test('every mutation in the schema names an audited action, and writes it', async () => {
       // Each mutation writes an event with its action; this list is the contract, checked both ways.
       const actions: Record<string, string> = {
         login: 'session.create',
@@ -30,6 +39,15 @@ forEachDatabase((TEST_DB) => {
         createUser: 'user.create',
         createApiToken: 'apiToken.create',
         revokeApiToken: 'apiToken.revoke',
+        createCluster: 'cluster.create',
+        addNode: 'node.add',
+        deleteImage: 'image.delete',
+        installLicence: 'licence.install',
+        createContainer: 'container.create',
+        startContainer: 'container.start',
+        stopContainer: 'container.stop',
+        restartContainer: 'container.restart',
+        deleteContainer: 'container.delete',
       };
       const schema = await buildCorralSchema();
       assert.deepEqual(Object.keys(schema.getMutationType()!.getFields()).sort(), Object.keys(actions).sort());
@@ -42,6 +60,26 @@ forEachDatabase((TEST_DB) => {
       await f.ownerA.caller.ok(`mutation($id: ID!) { revokeApiToken(id: $id) { id } }`, { id: f.tokenA.apiToken.id });
       const extra = await new Caller(server.url).login(f.ownerA.user.email, 'a long test password');
       await extra.ok(`mutation { logout }`);
+      // The infrastructure and container mutations, against the fake gateway.
+      const admin = f.admin;
+      await admin.ok(`mutation($l: String!) { installLicence(licence: $l) { licensee } }`, {
+        l: issueLicence({ licensee: 'Audit', maxNodes: 5, maxContainers: 5, expiresAt: '2099-01-01T00:00:00Z' }, keys.privateKey),
+      });
+      const clusterId = (await admin.ok(`mutation { createCluster(input: { name: "audit" }) { id } }`)).createCluster.id;
+      await admin.ok(`mutation($c: ID!) { addNode(input: { clusterId: $c, name: "n1", url: "https://198.18.0.201:8443", secret: "fake-secret" }) { id } }`, { c: clusterId });
+      const images = (await admin.ok(`{ images { edges { node { id name } } } }`)).images.edges.map((e: any) => e.node);
+      await admin.ok(`mutation($id: ID!) { deleteImage(id: $id) { id } }`, { id: images.find((i: any) => i.name === 'spare').id });
+      const owner = f.ownerA.caller;
+      const created = (
+        await owner.ok(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { id operation { id } } }`, {
+          i: { projectId: f.projectA.id, name: 'audited', imageId: images.find((i: any) => i.name === 'tiny').id, cpu: 1, memoryMiB: 64, diskMiB: 128 },
+        })
+      ).createContainer;
+      await server.services.runner.settled(created.operation.id);
+      for (const mutation of ['stopContainer', 'startContainer', 'restartContainer', 'deleteContainer']) {
+        const res = await owner.ok(`mutation($id: ID!) { ${mutation}(id: $id) { operation { id } } }`, { id: created.id });
+        await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);
+      }
       for (const r of await server.db.query(`SELECT DISTINCT action FROM audit_events`)) seen.add(r.action);
       assert.deepEqual([...seen].sort(), Object.values(actions).sort());
     });

@@ -3,6 +3,7 @@
  * up, since others use it. Run on its own: `npx tsc -p . && node --test dist/test/lab/`.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
@@ -30,6 +31,8 @@ describe('the lab', { skip: !isRoot && 'needs root' }, () => {
   const lxc = (args: string[], opts: { allowFail?: boolean; timeoutMs?: number } = {}) =>
     run('lxc', args, { env: { LXD_DIR: status.nodes[0].lxd!.lxdDir }, ...opts });
   const unique = `lab-test-${process.pid}`;
+  // Others use the lab too and may have imported the same image; it is only removed if ours.
+  let importedImage: string | null = null;
 
   before(async () => {
     status = await labUp({ withLxd: true });
@@ -38,7 +41,7 @@ describe('the lab', { skip: !isRoot && 'needs root' }, () => {
   after(async () => {
     if (!status?.nodes[0]?.lxd) return;
     await lxc(['delete', '--force', unique], { allowFail: true });
-    await lxc(['image', 'delete', unique], { allowFail: true });
+    if (importedImage) await lxc(['image', 'delete', importedImage], { allowFail: true });
   });
 
   it('brings up two nodes with sshd and LXD on 198.18.0.11 and .12', () => {
@@ -78,8 +81,13 @@ describe('the lab', { skip: !isRoot && 'needs root' }, () => {
   });
 
   it('runs the busybox image, enforces a 64 MiB root quota and stops it cleanly within seconds', async () => {
-    await lxc(['image', 'import', status.images.busybox!, '--alias', unique]);
-    await lxc(['launch', unique, unique, '--device', 'root,size=64MiB']);
+    // A unified tarball's fingerprint is its SHA-256.
+    const fingerprint = createHash('sha256').update(fs.readFileSync(status.images.busybox!)).digest('hex');
+    if ((await lxc(['image', 'info', fingerprint], { allowFail: true })).code !== 0) {
+      await lxc(['image', 'import', status.images.busybox!]);
+      importedImage = fingerprint;
+    }
+    await lxc(['launch', fingerprint, unique, '--device', 'root,size=64MiB']);
     assert.match((await lxc(['list', unique, '--format', 'csv', '--columns', 'ns'])).stdout, /RUNNING/);
 
     const write = await lxc(['exec', unique, '--', 'dd', 'if=/dev/zero', 'of=/root/fill', 'bs=1M', 'count=100'], { allowFail: true });
