@@ -31,4 +31,4 @@ node dist/test/lab/cli.js up --with-lxd > /tmp/corral-lab-up.log 2>&1 || { cat /
 
 step "tests"
 node --test --test-concurrency=1 --test-timeout=300000 \
-  "dist/test/unit/" "dist/test/integration/" "dist/test/e2e/" "dist/test/browser/"
+  "dist/test/unit/" "dist/test/integration/" "dist/test/lab/" "dist/test/e2e/" "dist/test/browser/"
