@@ -3,7 +3,7 @@ import type { Logger } from '../app/logger';
 import type { Image } from '../images/image.entity';
 import { LxdClient } from '../lxd/client';
 import { isNotFound } from '../lxd/errors';
-import { watchEvents } from '../lxd/events';
+import { instanceNameOf, lifecycleOf, watchEvents } from '../lxd/events';
 import { generateClientIdentity, type ClientIdentity } from '../lxd/identity';
 import { getImage, uploadImage } from '../lxd/images';
 import { createInstance, deleteInstance, getInstanceState, listInstances, setInstanceState } from '../lxd/instances';
@@ -143,9 +143,10 @@ export class LxdGateway implements NodeGateway {
       await this.client(node),
       { types: ['lifecycle'], allProjects: true },
       (event) => {
-        const metadata = event.metadata as { action?: string; source?: string };
-        const match = /^\/1\.0\/instances\/([^/?]+)/.exec(metadata.source ?? '');
-        if (metadata.action && match) onEvent({ project: event.project ?? 'default', action: metadata.action, instance: decodeURIComponent(match[1]!) });
+        const lifecycle = lifecycleOf(event);
+        // Snapshot and backup events name no instance directly: instanceNameOf gives null for them.
+        const instance = lifecycle && instanceNameOf(lifecycle.source);
+        if (lifecycle && instance) onEvent({ project: event.project || 'default', action: lifecycle.action, instance });
       },
       onClose,
     );
