@@ -64,6 +64,11 @@ export class LxdGateway implements NodeGateway {
     return this.identity;
   }
 
+  /** The pinned client of a node, for node-side work that lives outside this gateway (day-2 operations). */
+  clientFor(node: Node): Promise<LxdClient> {
+    return this.client(node);
+  }
+
   private async client(node: Node): Promise<LxdClient> {
     const cached = this.clients.get(node.id);
     if (cached && cached.fingerprint === node.fingerprint) return cached.client;
