@@ -26,7 +26,7 @@ forEachDatabase((TEST_DB) => {
       fs.writeFileSync(path.join(imageDir, 'tiny.tar.gz'), 'stand-in image');
       fake = new FakeGateway();
       fake.capacityOf = { cpuThreads: 2, memoryBytes: 1024 * 1024 * 1024, diskBytes: 10 * 1024 * 1024 * 1024 };
-      server = await startTestServer(TEST_DB, { CORRAL_IMAGE_DIR: imageDir }, { gateway: fake });
+      server = await startTestServer(TEST_DB, { CORRAL_IMAGE_DIR: imageDir, CORRAL_RECONCILE_SECONDS: '1' }, { gateway: fake });
       admin = await signInAsAdmin(server.url);
       imageId = (await admin.ok(`{ images { edges { node { id } } } }`)).images.edges[0].node.id;
       const customer = await createAccount(admin, 'CUSTOMER');
@@ -97,6 +97,22 @@ forEachDatabase((TEST_DB) => {
       assert.equal((await owner.ok(`query($id: ID!) { container(id: $id) { status operation { action state progress } } }`, { id })).container.status, 'STOPPED');
       const history = await owner.ok(`query($id: ID!) { operations(containerId: $id) { edges { node { action state } } } }`, { id });
       assert.deepEqual(history.operations.edges.map((e: any) => [e.node.action, e.node.state]), [['container.stop', 'SUCCEEDED'], ['container.create', 'SUCCEEDED']]);
+    });
+
+    test('the periodic reconcile catches what no event reported: stopped, then deleted behind Corral’s back', async () => {
+      // The fake sends no events at all, so only the reconcile can notice.
+      const created = await create('drifting');
+      await settle(created);
+      const id = created.data.createContainer.id;
+      const instance = [...fake.instances.entries()].find(([k]) => k.endsWith('/drifting'))!;
+      instance[1].status = 'Stopped';
+      const read = async () => (await owner.ok(`query($id: ID!) { container(id: $id) { status statusReason } }`, { id })).container;
+      for (let i = 0; i < 100 && (await read()).status !== 'STOPPED'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal((await read()).status, 'STOPPED');
+      fake.instances.delete(instance[0]);
+      for (let i = 0; i < 100 && (await read()).status !== 'ERROR'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(await read(), { status: 'ERROR', statusReason: 'missing on its node' });
+      await settle(await owner.gql(`mutation($id: ID!) { deleteContainer(id: $id) { id operation { id } } }`, { id }));
     });
 
     test('placement respects the cluster overcommit and refuses a container that fits nowhere', async () => {
