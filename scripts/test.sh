@@ -26,8 +26,9 @@ node scripts/codegen-check.mjs
 step "build the portal"
 npx next build portal > /tmp/corral-next-build.log 2>&1 || { cat /tmp/corral-next-build.log; exit 1; }
 
-step "the lab: two LXD nodes"
+step "the lab: two LXD nodes, and the Debian test image (debootstrap once, then cached)"
 node dist/test/lab/cli.js up --with-lxd > /tmp/corral-lab-up.log 2>&1 || { cat /tmp/corral-lab-up.log; exit 1; }
+node dist/test/lab/cli.js image debian > /tmp/corral-lab-debian.log 2>&1 || { cat /tmp/corral-lab-debian.log; exit 1; }
 
 step "tests"
 node --test --test-concurrency=1 --test-timeout=300000 \

@@ -16,6 +16,12 @@ export const ErrorCode = {
   NODE_UNAVAILABLE: 'NODE_UNAVAILABLE',
   OPERATION_IN_PROGRESS: 'OPERATION_IN_PROGRESS',
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  /** The operation needs a running container (e.g. setting the root password): start it first. */
+  CONTAINER_NOT_RUNNING: 'CONTAINER_NOT_RUNNING',
+  /** The container's image lacks what the operation needs (e.g. `chpasswd`). */
+  IMAGE_UNSUPPORTED: 'IMAGE_UNSUPPORTED',
+  /** The node cannot enforce a limit that was asked for (see `Node.capabilities`); nothing was applied. */
+  LIMIT_UNSUPPORTED: 'LIMIT_UNSUPPORTED',
   INTERRUPTED: 'INTERRUPTED',
   LXD_ERROR: 'LXD_ERROR',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

@@ -9,6 +9,8 @@ import { AuthResolver } from '../auth/auth.resolver';
 import { LoginResolver } from '../auth/login.resolver';
 import { ClustersResolver } from '../clusters/clusters.resolver';
 import { ContainersResolver } from '../containers/containers.resolver';
+import { RootPasswordResolver } from '../containers/root-password.resolver';
+import { ResourcesResolver } from '../containers/resources.resolver';
 import { ImagesResolver } from '../images/images.resolver';
 import { LicencesResolver } from '../licences/licences.resolver';
 import { NodesResolver } from '../nodes/nodes.resolver';
@@ -28,6 +30,8 @@ export const resolvers = [
   NodesResolver,
   ImagesResolver,
   ContainersResolver,
+  ResourcesResolver,
+  RootPasswordResolver,
   OperationsResolver,
   LicencesResolver,
 ] as const;

@@ -9,6 +9,12 @@ import { SessionsService } from '../auth/sessions.service';
 import { ClustersService } from '../clusters/clusters.service';
 import { containerHandlers } from '../containers/container.operations';
 import { ContainersService } from '../containers/containers.service';
+import { rootPasswordNodesFor } from '../containers/root-password.gateway';
+import { rootPasswordHandlers } from '../containers/root-password.operations';
+import { RootPasswordService } from '../containers/root-password.service';
+import { resourcesGatewayFor } from '../containers/resources.gateway';
+import { resourceHandlers } from '../containers/resources.operations';
+import { ResourcesService } from '../containers/resources.service';
 import { ImagesService } from '../images/images.service';
 import { LicencesService } from '../licences/licences.service';
 import type { NodeGateway } from '../nodes/node-gateway';
@@ -27,14 +33,22 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   const operations = new OperationsService(db);
   const nodes = new NodesService(db, audit, gateway, licences, log);
   const containers = new ContainersService(db, audit, operations, nodes, licences);
-  const runner = new OperationRunner(db, log, config.workers.leaseMs, containerHandlers(db, gateway, log));
+  const resourcesGateway = resourcesGatewayFor(gateway);
+  const resources = new ResourcesService(audit, operations, nodes, resourcesGateway);
+  const runner = new OperationRunner(db, log, config.workers.leaseMs, { ...containerHandlers(db, gateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log) });
   containers.runner = runner;
+  resources.runner = runner;
+  nodes.detectCapabilities = (node, pool) => resourcesGateway.capabilities(node, pool);
+  const rootPasswords = new RootPasswordService(audit, operations);
+  rootPasswords.runner = runner;
   return {
     gateway,
     licences,
     operations,
     nodes,
     containers,
+    resources,
+    rootPasswords,
     runner,
     clusters: new ClustersService(db, audit),
     images: new ImagesService(db, audit, config.imageDir, log),

@@ -60,6 +60,14 @@ export class Container {
   @Column(bigintColumn)
   diskBytes!: number;
 
+  @Field(() => Int, { nullable: true, description: 'Hard cap on CPU time in percent of one CPU (`limits.cpu.allowance`); null: none.' })
+  @Column({ type: 'integer', nullable: true })
+  cpuLimitPercent!: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'CPU weight 0–10 (`limits.cpu.priority`); null: LXD’s default.' })
+  @Column({ type: 'integer', nullable: true })
+  cpuWeight!: number | null;
+
   @Field(() => ContainerStatus)
   @Column({ type: 'simple-enum', enum: ContainerStatus })
   status!: ContainerStatus;

@@ -2,6 +2,7 @@ import { GraphQLBigInt } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { Cluster } from '../clusters/cluster.entity';
+import { NodeCapabilities } from './node-capabilities';
 
 export enum NodeStatus {
   READY = 'READY',
@@ -69,6 +70,10 @@ export class Node {
   @Field(() => Date, { nullable: true })
   @Column({ type: Date, nullable: true })
   lastSeenAt!: Date | null;
+
+  @Field(() => NodeCapabilities, { nullable: true, description: 'What the node can enforce, from the last health check that could tell; null until then.' })
+  @Column({ type: 'simple-json', nullable: true })
+  capabilities!: NodeCapabilities | null;
 
   @Field()
   @CreateDateColumn()

@@ -8,6 +8,7 @@ import { isId, newId } from '../common/ids';
 import { paginate, type Connection } from '../common/pagination';
 import { Container } from '../containers/container.entity';
 import type { LicencesService } from '../licences/licences.service';
+import type { NodeCapabilities } from './node-capabilities';
 import type { NodeGateway } from './node-gateway';
 import { Node, NodeStatus } from './node.entity';
 import type { AddNodeInput, NodesArgs } from './nodes.inputs';
@@ -20,6 +21,9 @@ export interface NodeAllocation {
 }
 
 export class NodesService {
+  /** Reads what a node can enforce (set in services.ts); the health check stores it on the node. */
+  detectCapabilities?: (node: Node, storagePool: string) => Promise<NodeCapabilities>;
+
   constructor(
     private readonly db: DataSource,
     private readonly audit: AuditService,
@@ -103,10 +107,22 @@ export class NodesService {
         this.gateway.forget(node.id);
         throw badInput(`the node does not offer storage pool "${cluster.storagePool}": ${(error as Error).message}`, 'clusterId');
       }
+      node.capabilities = await this.capabilitiesOf(node, cluster.storagePool);
       await em.insert(Node, node);
       draft.target('node', node.id);
       return node;
     });
+  }
+
+  /** A capability read that fails keeps the last known capabilities rather than failing the health check. */
+  private async capabilitiesOf(node: Node, storagePool: string): Promise<NodeCapabilities | null> {
+    if (!this.detectCapabilities) return null;
+    try {
+      return await this.detectCapabilities(node, storagePool);
+    } catch (error) {
+      this.log.warn({ node: node.name, err: error }, 'could not read the node capabilities');
+      return null;
+    }
   }
 
   /** One health check of every node not in maintenance: READY when LXD answers, OFFLINE when not. */
@@ -117,7 +133,8 @@ export class NodesService {
         try {
           const capacity = await this.gateway.capacity(node, node.cluster!.storagePool);
           const status = node.status === NodeStatus.MAINTENANCE ? NodeStatus.MAINTENANCE : NodeStatus.READY;
-          await this.db.manager.update(Node, { id: node.id }, { ...capacity, status, lastError: null, lastSeenAt: new Date() });
+          const capabilities = await this.capabilitiesOf(node, node.cluster!.storagePool);
+          await this.db.manager.update(Node, { id: node.id }, { ...capacity, status, lastError: null, lastSeenAt: new Date(), ...(capabilities ? { capabilities } : {}) });
         } catch (error) {
           if (node.status !== NodeStatus.OFFLINE) this.log.warn({ node: node.name, err: error }, 'node went offline');
           const status = node.status === NodeStatus.MAINTENANCE ? NodeStatus.MAINTENANCE : NodeStatus.OFFLINE;

@@ -48,6 +48,11 @@ forEachDatabase((TEST_DB) => {
         stopContainer: 'container.stop',
         restartContainer: 'container.restart',
         deleteContainer: 'container.delete',
+        updateContainerResources: 'container.updateResources',
+        resizeContainerDisk: 'container.resizeDisk',
+        setContainerIoLimits: 'container.setIoLimits',
+        setContainerNetworkLimits: 'container.setNetworkLimits',
+        setContainerRootPassword: 'container.setRootPassword',
       };
       const schema = await buildCorralSchema();
       assert.deepEqual(Object.keys(schema.getMutationType()!.getFields()).sort(), Object.keys(actions).sort());
@@ -76,6 +81,10 @@ forEachDatabase((TEST_DB) => {
         })
       ).createContainer;
       await server.services.runner.settled(created.operation.id);
+      for (const [mutation, args] of [['updateContainerResources', 'input: { cpu: 2, cpuLimitPercent: 50 }'], ['resizeContainerDisk', 'diskMiB: 256'], ['setContainerIoLimits', 'input: { weight: 5, writeMbit: 80 }'], ['setContainerNetworkLimits', 'input: { weight: 5 }'], ['setContainerRootPassword', 'password: "a long root password"']]) {
+        const res = await owner.ok(`mutation($id: ID!) { ${mutation}(id: $id, ${args}) { operation { id } } }`, { id: created.id });
+        await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);
+      }
       for (const mutation of ['stopContainer', 'startContainer', 'restartContainer', 'deleteContainer']) {
         const res = await owner.ok(`mutation($id: ID!) { ${mutation}(id: $id) { operation { id } } }`, { id: created.id });
         await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);

@@ -98,7 +98,27 @@ const matrix: Record<string, Row> = {
   'Mutation.startContainer': { request: (f) => ({ query: `mutation($id: ID!) { startContainer(id: $id) { id } }`, variables: { id: f.containerA.id } }), rightful: (f) => f.ownerA.caller },
   'Mutation.stopContainer': { request: (f) => ({ query: `mutation($id: ID!) { stopContainer(id: $id) { id } }`, variables: { id: f.containerA.id } }), rightful: (f) => f.ownerA.caller },
   'Mutation.restartContainer': { request: (f) => ({ query: `mutation($id: ID!) { restartContainer(id: $id) { id } }`, variables: { id: f.containerA.id } }), rightful: (f) => f.ownerA.caller },
+  'Mutation.setContainerRootPassword': {
+    request: (f) => ({ query: `mutation($id: ID!) { setContainerRootPassword(id: $id, password: "a long root password") { id } }`, variables: { id: f.containerA.id } }),
+    rightful: (f) => f.ownerA.caller,
+  },
   'Mutation.deleteContainer': { request: (f) => ({ query: `mutation($id: ID!) { deleteContainer(id: $id) { id } }`, variables: { id: f.containerA.id } }), rightful: (f) => f.ownerA.caller },
+  'Mutation.updateContainerResources': {
+    request: (f) => ({ query: `mutation($id: ID!) { updateContainerResources(id: $id, input: { cpuWeight: 5 }) { id operation { id } } }`, variables: { id: f.containerA.id } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  'Mutation.setContainerIoLimits': {
+    request: (f) => ({ query: `mutation($id: ID!) { setContainerIoLimits(id: $id, input: { readIops: 100 }) { id operation { id } } }`, variables: { id: f.containerA.id } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  'Mutation.setContainerNetworkLimits': {
+    request: (f) => ({ query: `mutation($id: ID!) { setContainerNetworkLimits(id: $id, input: { weight: 5 }) { id operation { id } } }`, variables: { id: f.containerA.id } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  'Mutation.resizeContainerDisk': {
+    request: (f) => ({ query: `mutation($id: ID!) { resizeContainerDisk(id: $id, diskMiB: 256) { id operation { id } } }`, variables: { id: f.containerA.id } }),
+    rightful: (f) => f.ownerA.caller,
+  },
   // The provider's infrastructure: tenants and resellers are refused by role.
   'Query.cluster': { request: (f) => ({ query: `query($id: ID!) { cluster(id: $id) { id } }`, variables: { id: f.clusterId } }), rightful: (f) => f.admin },
   'Query.node': { request: (f) => ({ query: `query($id: ID!) { node(id: $id) { id } }`, variables: { id: f.nodeId } }), rightful: (f) => f.admin },
