@@ -22,6 +22,8 @@ export const ErrorCode = {
   IMAGE_UNSUPPORTED: 'IMAGE_UNSUPPORTED',
   /** The node cannot enforce a limit that was asked for (see `Node.capabilities`); nothing was applied. */
   LIMIT_UNSUPPORTED: 'LIMIT_UNSUPPORTED',
+  /** The nodes cannot do this kind of migration (live migration needs CRIU on both, see `Node.capabilities.liveMigration`); nothing was changed. */
+  MIGRATION_UNSUPPORTED: 'MIGRATION_UNSUPPORTED',
   INTERRUPTED: 'INTERRUPTED',
   LXD_ERROR: 'LXD_ERROR',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

@@ -9,6 +9,7 @@ import { AuthResolver } from '../auth/auth.resolver';
 import { LoginResolver } from '../auth/login.resolver';
 import { ClustersResolver } from '../clusters/clusters.resolver';
 import { ContainersResolver } from '../containers/containers.resolver';
+import { MigrationResolver } from '../containers/migration.resolver';
 import { RootPasswordResolver } from '../containers/root-password.resolver';
 import { ResourcesResolver } from '../containers/resources.resolver';
 import { ImagesResolver } from '../images/images.resolver';
@@ -32,6 +33,7 @@ export const resolvers = [
   ContainersResolver,
   ResourcesResolver,
   RootPasswordResolver,
+  MigrationResolver,
   OperationsResolver,
   LicencesResolver,
 ] as const;

@@ -9,6 +9,9 @@ import { SessionsService } from '../auth/sessions.service';
 import { ClustersService } from '../clusters/clusters.service';
 import { containerHandlers } from '../containers/container.operations';
 import { ContainersService } from '../containers/containers.service';
+import { migrationNodesFor } from '../containers/migration.gateway';
+import { migrationHandlers } from '../containers/migration.operations';
+import { MigrationService } from '../containers/migration.service';
 import { rootPasswordNodesFor } from '../containers/root-password.gateway';
 import { rootPasswordHandlers } from '../containers/root-password.operations';
 import { RootPasswordService } from '../containers/root-password.service';
@@ -35,12 +38,14 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   const containers = new ContainersService(db, audit, operations, nodes, licences);
   const resourcesGateway = resourcesGatewayFor(gateway);
   const resources = new ResourcesService(audit, operations, nodes, resourcesGateway);
-  const runner = new OperationRunner(db, log, config.workers.leaseMs, { ...containerHandlers(db, gateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log) });
+  const runner = new OperationRunner(db, log, config.workers.leaseMs, { ...containerHandlers(db, gateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log), ...migrationHandlers(db, gateway, migrationNodesFor(gateway), log) });
   containers.runner = runner;
   resources.runner = runner;
   nodes.detectCapabilities = (node, pool) => resourcesGateway.capabilities(node, pool);
   const rootPasswords = new RootPasswordService(audit, operations);
   rootPasswords.runner = runner;
+  const migrations = new MigrationService(audit, operations, nodes);
+  migrations.runner = runner;
   return {
     gateway,
     licences,
@@ -49,6 +54,7 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
     containers,
     resources,
     rootPasswords,
+    migrations,
     runner,
     clusters: new ClustersService(db, audit),
     images: new ImagesService(db, audit, config.imageDir, log),

@@ -53,6 +53,7 @@ forEachDatabase((TEST_DB) => {
         setContainerIoLimits: 'container.setIoLimits',
         setContainerNetworkLimits: 'container.setNetworkLimits',
         setContainerRootPassword: 'container.setRootPassword',
+        migrateContainer: 'container.migrate',
       };
       const schema = await buildCorralSchema();
       assert.deepEqual(Object.keys(schema.getMutationType()!.getFields()).sort(), Object.keys(actions).sort());
@@ -85,6 +86,10 @@ forEachDatabase((TEST_DB) => {
         const res = await owner.ok(`mutation($id: ID!) { ${mutation}(id: $id, ${args}) { operation { id } } }`, { id: created.id });
         await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);
       }
+      const n2 = (await admin.ok(`mutation($c: ID!) { addNode(input: { clusterId: $c, name: "n2", url: "https://198.18.0.202:8443", secret: "fake-secret" }) { id } }`, { c: clusterId })).addNode.id;
+      const migrated = (await admin.ok(`mutation($id: ID!, $t: ID!) { migrateContainer(id: $id, targetNodeId: $t) { operation { id } } }`, { id: created.id, t: n2 })).migrateContainer;
+      await server.services.runner.settled(migrated.operation.id);
+      assert.equal((await owner.ok(`query($id: ID!) { operation(id: $id) { state } }`, { id: migrated.operation.id })).operation.state, 'SUCCEEDED');
       for (const mutation of ['stopContainer', 'startContainer', 'restartContainer', 'deleteContainer']) {
         const res = await owner.ok(`mutation($id: ID!) { ${mutation}(id: $id) { operation { id } } }`, { id: created.id });
         await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);

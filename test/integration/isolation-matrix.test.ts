@@ -8,12 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { createProject, twoTenants } from '../support/factories';
 import { FakeGateway } from '../support/fake-gateway';
+import { generateLicenceKeyPair, issueLicence } from '../../server/licences/licence-document';
 import { startTestServer, forEachDatabase, type TestServer } from '../support/server';
 import { firstOutcome } from '../support/subscriptions';
 
 type Fixture = Awaited<ReturnType<typeof twoTenants>> & {
   clusterId: string;
   nodeId: string;
+  /** A second node of the cluster, to migrate to. */
+  spareNodeId: string;
   imageId: string;
   spareImageId: string;
   containerA: { id: string; operationId: string };
@@ -115,6 +118,10 @@ const matrix: Record<string, Row> = {
     request: (f) => ({ query: `mutation($id: ID!) { setContainerNetworkLimits(id: $id, input: { weight: 5 }) { id operation { id } } }`, variables: { id: f.containerA.id } }),
     rightful: (f) => f.ownerA.caller,
   },
+  'Mutation.migrateContainer': {
+    request: (f) => ({ query: `mutation($id: ID!, $t: ID!) { migrateContainer(id: $id, targetNodeId: $t) { id operation { id } } }`, variables: { id: f.containerA.id, t: f.spareNodeId } }),
+    rightful: (f) => f.admin,
+  },
   'Mutation.resizeContainerDisk': {
     request: (f) => ({ query: `mutation($id: ID!) { resizeContainerDisk(id: $id, diskMiB: 256) { id operation { id } } }`, variables: { id: f.containerA.id } }),
     rightful: (f) => f.ownerA.caller,
@@ -163,11 +170,17 @@ forEachDatabase((TEST_DB) => {
       const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));
       fs.writeFileSync(path.join(imageDir, 'tiny.tar.gz'), 'not really an image: the fake gateway never unpacks it');
       fs.writeFileSync(path.join(imageDir, 'spare.tar.gz'), 'another stand-in image');
-      server = await startTestServer(TEST_DB, { CORRAL_IMAGE_DIR: imageDir }, { gateway: new FakeGateway() });
+      const licenceKeys = generateLicenceKeyPair();
+      server = await startTestServer(TEST_DB, { CORRAL_IMAGE_DIR: imageDir, CORRAL_LICENCE_PUBLIC_KEY: licenceKeys.publicKey }, { gateway: new FakeGateway() });
       const tenants = await twoTenants(server.url);
+      // Three nodes (a spare to migrate to, and addNode's own) are more than the free tier's two.
+      await tenants.admin.ok(`mutation($l: String!) { installLicence(licence: $l) { licensee } }`, {
+        l: issueLicence({ licensee: 'Matrix', maxNodes: 5, maxContainers: 10, expiresAt: '2099-01-01T00:00:00Z' }, licenceKeys.privateKey),
+      });
       const images = (await tenants.admin.ok(`{ images { edges { node { id name } } } }`)).images.edges.map((e: any) => e.node);
       const clusterId = (await tenants.admin.ok(`mutation { createCluster(input: { name: "matrix" }) { id } }`)).createCluster.id;
       const nodeId = (await tenants.admin.ok(`mutation($c: ID!) { addNode(input: { clusterId: $c, name: "first", url: "https://198.18.0.201:8443", secret: "fake-secret" }) { id } }`, { c: clusterId })).addNode.id;
+      const spareNodeId = (await tenants.admin.ok(`mutation($c: ID!) { addNode(input: { clusterId: $c, name: "spare", url: "https://198.18.0.203:8443", secret: "fake-secret" }) { id } }`, { c: clusterId })).addNode.id;
       const imageId = images.find((i: any) => i.name === 'tiny').id;
       const created = (
         await tenants.ownerA.caller.ok(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { id operation { id } } }`, {
@@ -176,7 +189,7 @@ forEachDatabase((TEST_DB) => {
       ).createContainer;
       await server.services.runner.settled(created.operation.id);
       const emptyProjectA = await createProject(tenants.ownerA.caller, tenants.customerA.id);
-      f = { ...tenants, clusterId, nodeId, imageId, spareImageId: images.find((i: any) => i.name === 'spare').id, containerA: { id: created.id, operationId: created.operation.id }, emptyProjectA };
+      f = { ...tenants, clusterId, nodeId, spareNodeId, imageId, spareImageId: images.find((i: any) => i.name === 'spare').id, containerA: { id: created.id, operationId: created.operation.id }, emptyProjectA };
     });
     after(() => server.stop());
 

@@ -102,6 +102,22 @@ export class FakeGateway implements NodeGateway {
     if (instance.status !== 'Running') throw Object.assign(new Error('Instance is not running'), { status: 400 });
     this.rootPasswords.set(this.key(node, project, name), shadowHash);
   }
+  /** Cold migration (migration.gateway.ts): copies the stopped instance and its config to another node. */
+  async copyInstance(source: Node, target: Node, project: string, name: string) {
+    await this.gate;
+    const from = this.key(source, project, name);
+    const instance = this.instances.get(from);
+    if (!instance) throw Object.assign(new Error('Instance not found'), { status: 404 });
+    if (instance.status !== 'Stopped') throw Object.assign(new Error('Instance is running'), { status: 400 });
+    const to = this.key(target, project, name);
+    if (this.instances.has(to)) throw Object.assign(new Error('already exists'), { status: 409 });
+    this.instances.set(to, { node: target.id, status: 'Stopped' });
+    const config = this.configs.get(from);
+    if (config) this.configs.set(to, { config: { ...config.config }, root: { ...config.root }, usageBytes: config.usageBytes });
+  }
+  async removeInstance(node: Node, project: string, name: string) {
+    await this.deleteInstance(node, project, name);
+  }
   async deleteInstance(node: Node, project: string, name: string) {
     await this.gate;
     this.instances.delete(this.key(node, project, name));

@@ -1,0 +1,23 @@
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import type { Context } from '../app/context';
+import { Permission } from '../auth/permissions';
+import { Container } from './container.entity';
+import { IdempotencyArgs } from './containers.inputs';
+
+@Authorized(Permission.INFRASTRUCTURE_WRITE)
+@Resolver(() => Container)
+export class MigrationResolver {
+  @Mutation(() => Container, {
+    description:
+      'Moves a container to another node of its cluster (provider admins only): stops it, moves it with its data, starts it there again if it ran. Returns at once; follow `operation` (`container.migrate`). BAD_USER_INPUT for the same node or one in another cluster, NODE_UNAVAILABLE for a node that is not READY, CAPACITY_EXCEEDED when the target has no room, MIGRATION_UNSUPPORTED for `live` where the nodes lack CRIU (`Node.capabilities.liveMigration`); then nothing is changed.',
+  })
+  migrateContainer(
+    @Arg('id', () => ID) id: string,
+    @Arg('targetNodeId', () => ID) targetNodeId: string,
+    @Arg('live', () => Boolean, { nullable: true, description: 'Keep it running while it moves (needs CRIU on both nodes).' }) live: boolean | null | undefined,
+    @Args() { idempotencyKey }: IdempotencyArgs,
+    @Ctx() ctx: Context,
+  ): Promise<Container> {
+    return ctx.services.migrations.migrate(ctx.actor!, id, targetNodeId, live === true, idempotencyKey);
+  }
+}

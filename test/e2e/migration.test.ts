@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateLicenceKeyPair, issueLicence } from '../../server/licences/licence-document';
+import { Caller, codeOf, type GqlResponse } from '../support/client';
+import { createAccount, createProject, signInAsAdmin, signInAsNewUser, unique } from '../support/factories';
+import { corralInstances, eventually, lxc, requireLab, type LabNode } from '../support/lab';
+import { startTestServer, type TestServer } from '../support/server';
+
+const CONTAINER = `id name status operation { id action state progress step errorCode errorMessage }`;
+const MIGRATE = `mutation($id: ID!, $t: ID!, $live: Boolean, $k: String) { migrateContainer(id: $id, targetNodeId: $t, live: $live, idempotencyKey: $k) { ${CONTAINER} } }`;
+
+/** Cold migration between the two lab nodes, checked with lxc on both nodes and inside the container. */
+describe('cold migration on real LXD nodes', () => {
+  let server: TestServer;
+  let nodes: LabNode[];
+  let owner: Caller;
+  let admin: Caller;
+  let projectId: string;
+  let lxdProject: string;
+  let imageId: string;
+  /** Corral's node id by lab node name. */
+  const nodeIds = new Map<string, string>();
+  const licenceKeys = generateLicenceKeyPair();
+
+  before(async () => {
+    const lab = await requireLab();
+    nodes = lab.nodes.slice(0, 2);
+    const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));
+    fs.copyFileSync(lab.busybox, path.join(imageDir, 'busybox.tar.gz'));
+    server = await startTestServer('sqlite', { CORRAL_IMAGE_DIR: imageDir, CORRAL_LICENCE_PUBLIC_KEY: licenceKeys.publicKey, CORRAL_HEALTH_SECONDS: '2' });
+    admin = await signInAsAdmin(server.url);
+    await admin.ok(`mutation($l: String!) { installLicence(licence: $l) { licensee } }`, {
+      l: issueLicence({ licensee: 'Lab', maxNodes: 10, maxContainers: 1000, expiresAt: '2099-01-01T00:00:00Z' }, licenceKeys.privateKey),
+    });
+    imageId = (await admin.ok(`{ images { edges { node { id name } } } }`)).images.edges.find((e: any) => e.node.name === 'busybox').node.id;
+    const clusterId = (await admin.ok(`mutation { createCluster(input: { name: "lab", storageDriver: BTRFS, storagePool: "default" }) { id } }`)).createCluster.id;
+    for (const node of nodes) {
+      const added = await admin.ok(`mutation($i: AddNodeInput!) { addNode(input: $i) { id } }`, { i: { clusterId, name: node.name, url: node.lxd.url, secret: node.lxd.trustPassword } });
+      nodeIds.set(node.name, added.addNode.id);
+    }
+    const customer = await createAccount(admin, 'CUSTOMER');
+    owner = (await signInAsNewUser(admin, customer.id, 'CUSTOMER_OWNER')).caller;
+    projectId = (await createProject(owner, customer.id)).id;
+    lxdProject = `corral-${projectId.replaceAll('-', '')}`;
+  });
+  after(async () => {
+    await server?.stop();
+    // Whatever a failed test left behind on the nodes.
+    for (const node of nodes ?? []) {
+      for (const key of (await corralInstances(node)).keys()) {
+        const [project, name] = key.split('/');
+        if (project === lxdProject) await lxc(node, 'delete', '--force', '--project', project, name!);
+      }
+    }
+  });
+
+  const read = async (id: string) => (await admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} node { name } } }`, { id })).container;
+  /** Waits for the container's newest operation to finish and returns the container. */
+  const settled = async (res: GqlResponse, ms = 120_000) => {
+    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+    const first = Object.values(res.data as Record<string, any>)[0];
+    return eventually(`operation ${first.operation.action} to finish`, async () => {
+      const c = await read(first.id);
+      return c.operation.id === first.operation.id && ['SUCCEEDED', 'FAILED'].includes(c.operation.state) ? c : null;
+    }, ms);
+  };
+  const createRunning = async () => {
+    const name = unique('mig');
+    const res = await owner.gql(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { ${CONTAINER} } }`, { i: { projectId, name, imageId, cpu: 1, memoryMiB: 64, diskMiB: 256 } });
+    const container = await settled(res);
+    assert.equal(container.status, 'RUNNING', JSON.stringify(container.operation));
+    const source = nodes.find((n) => n.name === container.node.name)!;
+    const target = nodes.find((n) => n !== source)!;
+    return { id: container.id as string, name, createOperation: container.operation.id as string, source, target };
+  };
+  const sh = (node: LabNode, name: string, script: string) => lxc(node, 'exec', '--project', lxdProject, name, '--', 'sh', '-c', script);
+  const statusOn = async (node: LabNode, name: string) => (await corralInstances(node)).get(`${lxdProject}/${name}`) ?? null;
+  const pidOn = async (node: LabNode, name: string) => JSON.parse(await lxc(node, 'query', `/1.0/instances/${name}/state?project=${lxdProject}`)).pid as number;
+  const history = async (id: string) =>
+    (await admin.ok(`query($c: ID) { operations(containerId: $c) { edges { node { id action state } } } }`, { c: id })).operations.edges.map((e: any) => e.node);
+
+  test('a running container moves to the other node: it runs there with its data and snapshots, is gone from the source, and keeps its history', async () => {
+    const { id, name, createOperation, source, target } = await createRunning();
+    await sh(source, name, 'echo corral > /root/proof');
+    assert.equal((await sh(source, name, 'cat /root/proof')).trim(), 'corral');
+    await lxc(source, 'snapshot', '--project', lxdProject, name, 'before-move');
+
+    const started = Date.now();
+    const res = await admin.gql(MIGRATE, { id, t: nodeIds.get(target.name) });
+    assert.equal(res.data?.migrateContainer.operation.action, 'container.migrate', JSON.stringify(res.errors));
+    const done = await settled(res);
+    console.log(`# migrateContainer (${source.name} -> ${target.name}, running busybox) to SUCCEEDED took ${Date.now() - started} ms`);
+    assert.equal(done.operation.state, 'SUCCEEDED', JSON.stringify(done.operation));
+    assert.equal(done.operation.progress, 100);
+    assert.equal(done.status, 'RUNNING');
+    assert.equal(done.node.name, target.name, 'the row points at the target');
+
+    assert.equal(await statusOn(target, name), 'Running', 'lxc on the target shows it running');
+    assert.equal(await statusOn(source, name), null, 'the source no longer has it');
+    assert.equal((await sh(target, name, 'cat /root/proof')).trim(), 'corral', 'the data survived');
+    const snapshots = JSON.parse(await lxc(target, 'query', `/1.0/instances/${name}/snapshots?project=${lxdProject}`)) as string[];
+    assert.ok(snapshots.some((s) => s.split('?')[0]!.endsWith('/before-move')), `the snapshot moved too: ${JSON.stringify(snapshots)}`);
+
+    const ops = await history(id);
+    assert.ok(ops.some((o: any) => o.id === createOperation && o.action === 'container.create'), JSON.stringify(ops));
+    assert.ok(ops.some((o: any) => o.id === done.operation.id && o.action === 'container.migrate' && o.state === 'SUCCEEDED'), JSON.stringify(ops));
+
+    // And back, stopped: it stays stopped.
+    await settled(await owner.gql(`mutation($id: ID!) { stopContainer(id: $id) { ${CONTAINER} } }`, { id }));
+    const back = await settled(await admin.gql(MIGRATE, { id, t: nodeIds.get(source.name) }));
+    assert.equal(back.operation.state, 'SUCCEEDED', JSON.stringify(back.operation));
+    assert.deepEqual([back.status, back.node.name], ['STOPPED', source.name]);
+    assert.equal(await statusOn(source, name), 'Stopped');
+    assert.equal(await statusOn(target, name), null);
+    await owner.ok(`mutation($id: ID!) { deleteContainer(id: $id) { id } }`, { id });
+  });
+
+  test('the same node, an unknown node, live migration without CRIU and a tenant caller are refused, with nothing changed on either node', async () => {
+    const { id, name, source, target } = await createRunning();
+    const pid = await pidOn(source, name);
+    const before = [await corralInstances(source), await corralInstances(target)].map((m) => JSON.stringify([...m]));
+    const operationsBefore = await history(id);
+
+    const capabilities = (await admin.ok(`{ nodes { edges { node { name capabilities { liveMigration } } } } }`)).nodes.edges.map((e: any) => e.node);
+    assert.ok(capabilities.every((n: any) => n.capabilities?.liveMigration === false), JSON.stringify(capabilities));
+
+    const cases: [string, Caller, Record<string, unknown>, string][] = [
+      ['the same node', admin, { id, t: nodeIds.get(source.name) }, 'BAD_USER_INPUT'],
+      ['an unknown node', admin, { id, t: randomUUID() }, 'NOT_FOUND'],
+      ['live migration without CRIU', admin, { id, t: nodeIds.get(target.name), live: true }, 'MIGRATION_UNSUPPORTED'],
+      ['a tenant caller', owner, { id, t: nodeIds.get(target.name) }, 'FORBIDDEN'],
+    ];
+    for (const [what, caller, variables, code] of cases) {
+      const res = await caller.gql(MIGRATE, variables);
+      assert.equal(codeOf(res), code, `${what}: ${JSON.stringify(res.errors)}`);
+      assert.equal(res.data, null, what);
+      if (code === 'MIGRATION_UNSUPPORTED') assert.match(res.errors![0]!.message, /CRIU/);
+      // Untouched: still running on the source, same init process, nothing on the target.
+      assert.equal(await statusOn(source, name), 'Running', what);
+      assert.equal(await pidOn(source, name), pid, `${what}: the container was not restarted`);
+      assert.equal(await statusOn(target, name), null, what);
+      assert.deepEqual([await corralInstances(source), await corralInstances(target)].map((m) => JSON.stringify([...m])), before, what);
+      assert.deepEqual(await history(id), operationsBefore, `${what}: no operation recorded`);
+      const row = await read(id);
+      assert.deepEqual([row.status, row.node.name], ['RUNNING', source.name], what);
+    }
+    await owner.ok(`mutation($id: ID!) { deleteContainer(id: $id) { id } }`, { id });
+  });
+});
