@@ -1,21 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { generateLicenceKeyPair, issueLicence } from '../../server/licences/licence-document';
 import { Caller, codeOf, type GqlResponse } from '../support/client';
-import { createAccount, createProject, signInAsAdmin, signInAsNewUser, unique } from '../support/factories';
-import { corralInstances, eventually, lxc, requireLab, type LabNode } from '../support/lab';
-import { startTestServer, type TestServer } from '../support/server';
+import { unique } from '../support/factories';
+import { corralInstances, eventually, lxc, type LabNode } from '../support/lab';
+import { startLabCorral, type LabCorral } from '../support/lab-corral';
 
 const CONTAINER = `id name status operation { id action state progress step errorCode errorMessage }`;
 const MIGRATE = `mutation($id: ID!, $t: ID!, $live: Boolean, $k: String) { migrateContainer(id: $id, targetNodeId: $t, live: $live, idempotencyKey: $k) { ${CONTAINER} } }`;
 
 /** Cold migration between the two lab nodes, checked with lxc on both nodes and inside the container. */
 describe('cold migration on real LXD nodes', () => {
-  let server: TestServer;
   let nodes: LabNode[];
   let owner: Caller;
   let admin: Caller;
@@ -24,39 +19,15 @@ describe('cold migration on real LXD nodes', () => {
   let imageId: string;
   /** Corral's node id by lab node name. */
   const nodeIds = new Map<string, string>();
-  const licenceKeys = generateLicenceKeyPair();
+  let lab: LabCorral;
 
   before(async () => {
-    const lab = await requireLab();
-    nodes = lab.nodes.slice(0, 2);
-    const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));
-    fs.copyFileSync(lab.busybox, path.join(imageDir, 'busybox.tar.gz'));
-    server = await startTestServer('sqlite', { CORRAL_IMAGE_DIR: imageDir, CORRAL_LICENCE_PUBLIC_KEY: licenceKeys.publicKey, CORRAL_HEALTH_SECONDS: '2' });
-    admin = await signInAsAdmin(server.url);
-    await admin.ok(`mutation($l: String!) { installLicence(licence: $l) { licensee } }`, {
-      l: issueLicence({ licensee: 'Lab', maxNodes: 10, maxContainers: 1000, expiresAt: '2099-01-01T00:00:00Z' }, licenceKeys.privateKey),
-    });
-    imageId = (await admin.ok(`{ images { edges { node { id name } } } }`)).images.edges.find((e: any) => e.node.name === 'busybox').node.id;
-    const clusterId = (await admin.ok(`mutation { createCluster(input: { name: "lab", storageDriver: BTRFS, storagePool: "default" }) { id } }`)).createCluster.id;
-    for (const node of nodes) {
-      const added = await admin.ok(`mutation($i: AddNodeInput!) { addNode(input: $i) { id } }`, { i: { clusterId, name: node.name, url: node.lxd.url, secret: node.lxd.trustPassword } });
-      nodeIds.set(node.name, added.addNode.id);
-    }
-    const customer = await createAccount(admin, 'CUSTOMER');
-    owner = (await signInAsNewUser(admin, customer.id, 'CUSTOMER_OWNER')).caller;
-    projectId = (await createProject(owner, customer.id)).id;
-    lxdProject = `corral-${projectId.replaceAll('-', '')}`;
+    lab = await startLabCorral();
+    ({ nodes, owner, admin, projectId, lxdProject } = lab);
+    imageId = lab.imageIds.busybox!;
+    for (const [name, id] of lab.nodeIds) nodeIds.set(name, id);
   });
-  after(async () => {
-    await server?.stop();
-    // Whatever a failed test left behind on the nodes.
-    for (const node of nodes ?? []) {
-      for (const key of (await corralInstances(node)).keys()) {
-        const [project, name] = key.split('/');
-        if (project === lxdProject) await lxc(node, 'delete', '--force', '--project', project, name!);
-      }
-    }
-  });
+  after(() => lab?.stop());
 
   const read = async (id: string) => (await admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} node { name } } }`, { id })).container;
   /** Waits for the container's newest operation to finish and returns the container. */

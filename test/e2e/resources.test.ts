@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { generateLicenceKeyPair, issueLicence } from '../../server/licences/licence-document';
 import { Caller, codeOf, type GqlResponse } from '../support/client';
-import { createAccount, createProject, signInAsAdmin, signInAsNewUser, unique } from '../support/factories';
-import { corralInstances, eventually, lxc, requireLab, type LabNode } from '../support/lab';
-import { startTestServer, type TestServer } from '../support/server';
+import { unique } from '../support/factories';
+import { corralInstances, eventually, lxc, type LabNode } from '../support/lab';
+import { type TestServer } from '../support/server';
+import { startLabCorral, type LabCorral } from '../support/lab-corral';
 
 const MiB = 1024 * 1024;
 const CONTAINER = `id name status cpu memoryBytes diskBytes cpuLimitPercent cpuWeight operation { id action state progress errorCode errorMessage }`;
@@ -23,38 +21,14 @@ describe('live resources on real LXD nodes', () => {
   let projectId: string;
   let lxdProject: string;
   let imageId: string;
-  const licenceKeys = generateLicenceKeyPair();
+  let lab: LabCorral;
 
   before(async () => {
-    const lab = await requireLab();
-    nodes = lab.nodes;
-    const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));
-    fs.copyFileSync(lab.busybox, path.join(imageDir, 'busybox.tar.gz'));
-    server = await startTestServer('sqlite', { CORRAL_IMAGE_DIR: imageDir, CORRAL_LICENCE_PUBLIC_KEY: licenceKeys.publicKey, CORRAL_HEALTH_SECONDS: '2' });
-    admin = await signInAsAdmin(server.url);
-    await admin.ok(`mutation($l: String!) { installLicence(licence: $l) { licensee } }`, {
-      l: issueLicence({ licensee: 'Lab', maxNodes: 10, maxContainers: 1000, expiresAt: '2099-01-01T00:00:00Z' }, licenceKeys.privateKey),
-    });
-    imageId = (await admin.ok(`{ images { edges { node { id name } } } }`)).images.edges.find((e: any) => e.node.name === 'busybox').node.id;
-    const clusterId = (await admin.ok(`mutation { createCluster(input: { name: "lab", storageDriver: BTRFS, storagePool: "default" }) { id } }`)).createCluster.id;
-    for (const node of nodes.slice(0, 2)) {
-      await admin.ok(`mutation($i: AddNodeInput!) { addNode(input: $i) { id } }`, { i: { clusterId, name: node.name, url: node.lxd.url, secret: node.lxd.trustPassword } });
-    }
-    const customer = await createAccount(admin, 'CUSTOMER');
-    owner = (await signInAsNewUser(admin, customer.id, 'CUSTOMER_OWNER')).caller;
-    projectId = (await createProject(owner, customer.id)).id;
-    lxdProject = `corral-${projectId.replaceAll('-', '')}`;
+    lab = await startLabCorral();
+    ({ server, nodes, owner, admin, projectId, lxdProject } = lab);
+    imageId = lab.imageIds.busybox!;
   });
-  after(async () => {
-    await server?.stop();
-    // Whatever a failed test left behind on the nodes.
-    for (const node of nodes ?? []) {
-      for (const key of (await corralInstances(node)).keys()) {
-        const [project, name] = key.split('/');
-        if (project === lxdProject) await lxc(node, 'delete', '--force', '--project', project, name!);
-      }
-    }
-  });
+  after(() => lab?.stop());
 
   const read = async (id: string) => (await owner.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} } }`, { id })).container;
   /** Waits for the container's newest operation to finish and returns the container. */
