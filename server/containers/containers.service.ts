@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { replayedContainer } from './replay';
 import { visibleContainer, visibleProject, whereAccountInScope } from '../accounts/access';
 import type { Actor } from '../app/actor';
 import { badInput, conflict, CorralError, ErrorCode, forbidden, notFound } from '../app/errors';
@@ -11,7 +12,6 @@ import { Image } from '../images/image.entity';
 import type { LicencesService } from '../licences/licences.service';
 import { Node, NodeStatus } from '../nodes/node.entity';
 import type { NodesService } from '../nodes/nodes.service';
-import { Operation, OperationState } from '../operations/operation.entity';
 import type { OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
 import { Container, ContainerStatus } from './container.entity';
@@ -63,7 +63,7 @@ export class ContainersService {
       const project = await visibleProject(em, actor, input.projectId);
       draft.concerns(project.account).target('container', null);
       const replay = await this.operations.replayOf(em, project.account, idempotencyKey, 'container.create', input);
-      if (replay) return { container: await this.replayed(em, actor, replay), operation: null };
+      if (replay) return { container: await replayedContainer(em, replay), operation: null };
 
       const image = isId(input.imageId) ? await em.findOneBy(Image, { id: input.imageId }) : null;
       if (!image) throw badInput('no such image', 'imageId');
@@ -114,7 +114,7 @@ export class ContainersService {
       const found = await visibleContainer(em, actor, id);
       draft.concerns(found.project.account);
       const replay = await this.operations.replayOf(em, found.project.account, idempotencyKey, action, input);
-      if (replay) return { container: await this.replayed(em, actor, replay), operation: null };
+      if (replay) return { container: await replayedContainer(em, replay), operation: null };
       if (found.status === ContainerStatus.CREATING || found.status === ContainerStatus.DELETING) {
         throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `the container is ${found.status.toLowerCase()}`);
       }
@@ -129,17 +129,6 @@ export class ContainersService {
     return container;
   }
 
-  /** A replayed request answers what the first one did: its failure, or the container as it is now. */
-  private async replayed(em: EntityManager, actor: Actor, operation: Operation): Promise<Container> {
-    if (operation.state === OperationState.FAILED) {
-      throw new CorralError((operation.errorCode as ErrorCode) ?? ErrorCode.INTERNAL_SERVER_ERROR, operation.errorMessage ?? 'the operation failed');
-    }
-    if (!operation.containerId) throw notFound('Container');
-    const container = await em.findOneBy(Container, { id: operation.containerId });
-    if (!container) throw notFound('Container');
-    void actor;
-    return container;
-  }
 
   /**
    * Chooses the node: the one named (provider admins only), or the READY node of the cluster

@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import { replayedContainer } from './replay';
 import { visibleContainer } from '../accounts/access';
 import type { Actor } from '../app/actor';
 import { badInput, CorralError, ErrorCode, notFound } from '../app/errors';
@@ -7,7 +7,6 @@ import { Cluster } from '../clusters/cluster.entity';
 import { isId } from '../common/ids';
 import { Node, NodeStatus } from '../nodes/node.entity';
 import type { NodesService } from '../nodes/nodes.service';
-import { Operation, OperationState } from '../operations/operation.entity';
 import type { OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
 import { Container, ContainerStatus } from './container.entity';
@@ -42,7 +41,7 @@ export class MigrationService {
       const account = found.project.account;
       draft.concerns(account);
       const replay = await this.operations.replayOf(em, account, idempotencyKey, MIGRATE, input);
-      if (replay) return { container: await replayed(em, replay), operation: null };
+      if (replay) return { container: await replayedContainer(em, replay), operation: null };
 
       const target = isId(targetNodeId) ? await em.findOneBy(Node, { id: targetNodeId }) : null;
       if (!target) throw notFound('Node');
@@ -81,12 +80,3 @@ export class MigrationService {
   }
 }
 
-/** A replayed request answers what the first one did: its failure, or the container as it is now. */
-async function replayed(em: EntityManager, operation: Operation): Promise<Container> {
-  if (operation.state === OperationState.FAILED) {
-    throw new CorralError((operation.errorCode as ErrorCode) ?? ErrorCode.INTERNAL_SERVER_ERROR, operation.errorMessage ?? 'the operation failed');
-  }
-  const container = operation.containerId ? await em.findOneBy(Container, { id: operation.containerId }) : null;
-  if (!container) throw notFound('Container');
-  return container;
-}

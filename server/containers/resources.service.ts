@@ -1,13 +1,13 @@
 import type { EntityManager } from 'typeorm';
+import { replayedContainer } from './replay';
 import { visibleContainer } from '../accounts/access';
 import type { Actor } from '../app/actor';
-import { badInput, CorralError, ErrorCode, notFound } from '../app/errors';
+import { badInput, CorralError, ErrorCode } from '../app/errors';
 import type { AuditService } from '../audit/audit.service';
 import { Cluster } from '../clusters/cluster.entity';
 import { lxdProjectOf } from '../nodes/node-gateway';
 import { Node, NodeStatus } from '../nodes/node.entity';
 import type { NodesService } from '../nodes/nodes.service';
-import { Operation, OperationState } from '../operations/operation.entity';
 import type { OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
 import { Container, ContainerStatus } from './container.entity';
@@ -145,7 +145,7 @@ export class ResourcesService {
       const found = await visibleContainer(em, actor, id);
       draft.concerns(found.project.account);
       const replay = await this.operations.replayOf(em, found.project.account, idempotencyKey, action, input);
-      if (replay) return { container: await replayed(em, replay), operation: null };
+      if (replay) return { container: await replayedContainer(em, replay), operation: null };
       if (BUSY.includes(found.status)) throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `the container is ${found.status.toLowerCase()}`);
       const node = await em.findOneByOrFail(Node, { id: found.nodeId });
       if (node.status === NodeStatus.OFFLINE) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `node ${node.name} is offline`);
@@ -196,12 +196,3 @@ export async function checkShrink(gateway: ResourcesGateway, node: Node, contain
   }
 }
 
-/** A replayed request answers what the first one did: its failure, or the container as it is now. */
-async function replayed(em: EntityManager, operation: Operation): Promise<Container> {
-  if (operation.state === OperationState.FAILED) {
-    throw new CorralError((operation.errorCode as ErrorCode) ?? ErrorCode.INTERNAL_SERVER_ERROR, operation.errorMessage ?? 'the operation failed');
-  }
-  const container = operation.containerId ? await em.findOneBy(Container, { id: operation.containerId }) : null;
-  if (!container) throw notFound('Container');
-  return container;
-}

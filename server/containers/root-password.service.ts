@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import { replayedContainer } from './replay';
 import { visibleContainer } from '../accounts/access';
 import type { Actor } from '../app/actor';
-import { badInput, CorralError, ErrorCode, notFound } from '../app/errors';
+import { badInput, CorralError, ErrorCode } from '../app/errors';
 import type { AuditService } from '../audit/audit.service';
 import { Node, NodeStatus } from '../nodes/node.entity';
-import { Operation, OperationState } from '../operations/operation.entity';
+import { Operation } from '../operations/operation.entity';
 import type { OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
 import { Container, ContainerStatus } from './container.entity';
@@ -79,7 +79,7 @@ export class RootPasswordService {
       const setting = typeof earlierHash === 'string' ? settingOf(earlierHash) : null;
       const input = { id: found.id, passwordHash: await shadowHash(password, setting ?? undefined) };
       const replay = await this.operations.replayOf(em, account, idempotencyKey, SET_ROOT_PASSWORD, input);
-      if (replay) return { container: await this.replayed(em, replay), operation: null };
+      if (replay) return { container: await replayedContainer(em, replay), operation: null };
 
       if ([ContainerStatus.CREATING, ContainerStatus.DELETING, ContainerStatus.STARTING, ContainerStatus.STOPPING].includes(found.status)) {
         throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `the container is ${found.status.toLowerCase()}; try again when it has finished`);
@@ -96,13 +96,4 @@ export class RootPasswordService {
     return container;
   }
 
-  /** A replayed request answers what the first one did: its failure, or the container as it is now. */
-  private async replayed(em: EntityManager, operation: Operation): Promise<Container> {
-    if (operation.state === OperationState.FAILED) {
-      throw new CorralError((operation.errorCode as ErrorCode) ?? ErrorCode.INTERNAL_SERVER_ERROR, operation.errorMessage ?? 'the operation failed');
-    }
-    const container = operation.containerId ? await em.findOneBy(Container, { id: operation.containerId }) : null;
-    if (!container) throw notFound('Container');
-    return container;
-  }
 }
