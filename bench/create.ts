@@ -2,15 +2,14 @@ import 'reflect-metadata';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LxdClient } from '../server/lxd/client';
-import { generateClientIdentity } from '../server/lxd/identity';
-import { createInstance, deleteInstance, listInstances, setInstanceState } from '../server/lxd/instances';
+import { createInstance, deleteInstance, setInstanceState } from '../server/lxd/instances';
 import { getImage, uploadImage } from '../server/lxd/images';
-import { ensureProject } from '../server/lxd/projects';
 import { generateLicenceKeyPair, issueLicence } from '../server/licences/licence-document';
 import { createAccount, createProject, signInAsAdmin, signInAsNewUser } from '../test/support/factories';
 import { requireLab } from '../test/support/lab';
 import { startTestServer } from '../test/support/server';
+import { directClients } from './direct';
+import { timed } from './measure';
 
 /**
  * `npm run bench:create`: create and start 20 containers through Corral (GraphQL over HTTP, until
@@ -19,27 +18,6 @@ import { startTestServer } from '../test/support/server';
  */
 const COUNT = Number(process.env.BENCH_COUNT ?? 20);
 const PARALLEL = 4;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-async function timed(count: number, parallel: number, one: (i: number) => Promise<void>) {
-  const each: number[] = [];
-  const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t = performance.now();
-        await one(i);
-        each.push(performance.now() - t);
-      }
-    }),
-  );
-  return { median: median(each), total: performance.now() - started };
-}
 
 async function main() {
   const lab = await requireLab();
@@ -63,19 +41,7 @@ async function main() {
     const projectId = (await createProject(owner, customer.id)).id;
 
     // Direct LXD: our own trusted client, a project like Corral's, the image already on both nodes.
-    const identity = await generateClientIdentity('corral-bench');
-    const direct = await Promise.all(
-      nodes.map(async (node) => {
-        const pin = await LxdClient.enrol(node.lxd.url, identity, node.lxd.trustPassword);
-        const client = new LxdClient({ url: node.lxd.url, ...pin }, identity);
-        await ensureProject(client, 'bench-direct', { config: { 'features.images': 'false', 'features.profiles': 'false' } });
-        return client;
-      }),
-    );
-    // A clean slate: whatever an interrupted earlier run left in the direct project goes first.
-    for (const client of direct) {
-      for (const left of await listInstances(client, 'bench-direct')) await deleteInstance(client, 'bench-direct', left.name);
-    }
+    const direct = await directClients(nodes, 'bench-direct');
     const fingerprint = (await server.db.query(`SELECT fingerprint FROM images`))[0].fingerprint as string;
     for (const client of direct) if (!(await getImage(client, fingerprint))) await uploadImage(client, path.join(imageDir, 'busybox.tar.gz'));
 
