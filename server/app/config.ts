@@ -33,6 +33,8 @@ const schema = z.object({
   CORRAL_RECONCILE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   CORRAL_HEALTH_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
   CORRAL_OPERATION_LEASE_SECONDS: z.coerce.number().int().min(3).max(3600).default(15),
+  CORRAL_SCHEDULE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  CORRAL_BACKUP_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(30 * 24 * 3600).default(3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -54,6 +56,8 @@ export interface Config {
   imageDir: string;
   licencePublicKey: string;
   workers: { reconcileMs: number; healthMs: number; leaseMs: number };
+  /** Backup schedules: how often the scheduler looks for due schedules, and the shortest interval a schedule may have. */
+  backups: { scheduleMs: number; minIntervalSeconds: number };
 }
 
 export class ConfigError extends Error {}
@@ -94,5 +98,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       healthMs: e.CORRAL_HEALTH_SECONDS * 1000,
       leaseMs: e.CORRAL_OPERATION_LEASE_SECONDS * 1000,
     },
+    backups: { scheduleMs: e.CORRAL_SCHEDULE_SECONDS * 1000, minIntervalSeconds: e.CORRAL_BACKUP_MIN_INTERVAL_SECONDS },
   };
 }

@@ -11,6 +11,9 @@ import { ApiToken } from '../auth/api-token.entity';
 import { Session } from '../auth/session.entity';
 import { Cluster } from '../clusters/cluster.entity';
 import { Container } from '../containers/container.entity';
+import { BackupSchedule } from '../backups/backup-schedule.entity';
+import { ContainerBackup } from '../backups/backup.entity';
+import { ContainerNic } from '../containers/nic.entity';
 import { Image } from '../images/image.entity';
 import { Licence } from '../licences/licence.entity';
 import { LxdIdentity } from '../nodes/lxd-identity.entity';
@@ -18,7 +21,7 @@ import { Node } from '../nodes/node.entity';
 import { Operation } from '../operations/operation.entity';
 import type { Config } from './config';
 
-export const entities = [Account, User, Project, Session, ApiToken, AuditEvent, Cluster, Node, LxdIdentity, Image, Container, Operation, Licence];
+export const entities = [Account, User, Project, Session, ApiToken, AuditEvent, Cluster, Node, LxdIdentity, Image, Container, ContainerNic, Operation, Licence, ContainerBackup, BackupSchedule];
 
 /**
  * The database: SQLite in the data directory by default, PostgreSQL with DATABASE_URL.

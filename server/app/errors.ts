@@ -24,6 +24,10 @@ export const ErrorCode = {
   LIMIT_UNSUPPORTED: 'LIMIT_UNSUPPORTED',
   /** The nodes cannot do this kind of migration (live migration needs CRIU on both, see `Node.capabilities.liveMigration`); nothing was changed. */
   MIGRATION_UNSUPPORTED: 'MIGRATION_UNSUPPORTED',
+  /** The operation needs a stopped container (e.g. restoring a backup in place): stop it first. */
+  CONTAINER_RUNNING: 'CONTAINER_RUNNING',
+  /** The backup is no longer on its node (deleted behind Corral's back, or lost with its node); the record is marked MISSING. */
+  BACKUP_MISSING: 'BACKUP_MISSING',
   INTERRUPTED: 'INTERRUPTED',
   LXD_ERROR: 'LXD_ERROR',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

@@ -8,12 +8,17 @@ import { AuditResolver } from '../audit/audit.resolver';
 import { AuthResolver } from '../auth/auth.resolver';
 import { LoginResolver } from '../auth/login.resolver';
 import { ClustersResolver } from '../clusters/clusters.resolver';
+import { CloneResolver } from '../containers/clone.resolver';
+import { BackupsResolver, ContainerBackupsResolver } from '../backups/backups.resolver';
 import { ContainersResolver } from '../containers/containers.resolver';
 import { MigrationResolver } from '../containers/migration.resolver';
+import { NicsResolver } from '../containers/nics.resolver';
 import { RootPasswordResolver } from '../containers/root-password.resolver';
 import { ResourcesResolver } from '../containers/resources.resolver';
+import { ImageFromContainerResolver } from '../images/image-from-container.resolver';
 import { ImagesResolver } from '../images/images.resolver';
 import { LicencesResolver } from '../licences/licences.resolver';
+import { DrainResolver } from '../nodes/drain.resolver';
 import { NodesResolver } from '../nodes/nodes.resolver';
 import { OperationsResolver } from '../operations/operations.resolver';
 import { authChecker } from './auth-checker';
@@ -29,11 +34,17 @@ export const resolvers = [
   AuditResolver,
   ClustersResolver,
   NodesResolver,
+  DrainResolver,
   ImagesResolver,
   ContainersResolver,
   ResourcesResolver,
   RootPasswordResolver,
   MigrationResolver,
+  BackupsResolver,
+  ContainerBackupsResolver,
+  NicsResolver,
+  CloneResolver,
+  ImageFromContainerResolver,
   OperationsResolver,
   LicencesResolver,
 ] as const;

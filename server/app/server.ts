@@ -25,6 +25,7 @@ import { createServices, type Services } from './services';
 import type { NodeGateway } from '../nodes/node-gateway';
 import { LxdGateway } from '../nodes/lxd-gateway';
 import { attachWebSocket } from './websocket';
+import { mountBackupDownload } from '../backups/backup-download';
 
 export interface RunningServer {
   url: string;
@@ -164,6 +165,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       fail(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal error');
     }
   });
+  mountBackupDownload(app, services, log);
   if (portal) app.use((req, res) => portal.handle(req, res));
 
   await new Promise<void>((resolve, reject) => {
@@ -176,6 +178,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   // left unfinished by a stopped process) and the node watch (events, reconcile, health).
   services.runner.start();
   services.nodeWatch.start();
+  services.backupScheduler.start();
   log.info({ url, database: config.database.kind, portal: !!portal }, 'corral is listening');
 
   let closing: Promise<void> | undefined;
@@ -186,6 +189,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     close: () =>
       (closing ??= (async () => {
         services.nodeWatch.stop();
+        await services.backupScheduler.stop();
         await apollo.stop();
         await services.runner.stop();
         await gateway.close();

@@ -7,9 +7,19 @@ import { AuditService } from '../audit/audit.service';
 import { ApiTokensService } from '../auth/api-tokens.service';
 import { SessionsService } from '../auth/sessions.service';
 import { ClustersService } from '../clusters/clusters.service';
+import { cloneNodesFor } from '../containers/clone.gateway';
+import { cloneHandlers } from '../containers/clone.operations';
+import { CloneService } from '../containers/clone.service';
 import { containerHandlers } from '../containers/container.operations';
 import { ContainersService } from '../containers/containers.service';
+import { backupNodesFor } from '../backups/backups.gateway';
+import { backupHandlers } from '../backups/backups.operations';
+import { BackupScheduler } from '../backups/backup-scheduler';
+import { BackupsService } from '../backups/backups.service';
 import { migrationNodesFor } from '../containers/migration.gateway';
+import { nicsGatewayFor } from '../containers/nics.gateway';
+import { nicHandlers } from '../containers/nics.operations';
+import { NicsService } from '../containers/nics.service';
 import { migrationHandlers } from '../containers/migration.operations';
 import { MigrationService } from '../containers/migration.service';
 import { rootPasswordNodesFor } from '../containers/root-password.gateway';
@@ -18,9 +28,14 @@ import { RootPasswordService } from '../containers/root-password.service';
 import { resourcesGatewayFor } from '../containers/resources.gateway';
 import { resourceHandlers } from '../containers/resources.operations';
 import { ResourcesService } from '../containers/resources.service';
+import { imagePublishNodesFor } from '../images/image-from-container.gateway';
+import { imageFromContainerHandlers } from '../images/image-from-container.operations';
+import { ImageFromContainerService } from '../images/image-from-container.service';
 import { ImagesService } from '../images/images.service';
 import { LicencesService } from '../licences/licences.service';
 import type { NodeGateway } from '../nodes/node-gateway';
+import { drainHandlers } from '../nodes/drain.operations';
+import { DrainService } from '../nodes/drain.service';
 import { NodeWatch } from '../nodes/node-watch';
 import { NodesService } from '../nodes/nodes.service';
 import { OperationsService } from '../operations/operations.service';
@@ -35,17 +50,29 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   const licences = new LicencesService(db, audit, config);
   const operations = new OperationsService(db);
   const nodes = new NodesService(db, audit, gateway, licences, log);
+  const drains = new DrainService(db, audit, operations, nodes);
   const containers = new ContainersService(db, audit, operations, nodes, licences);
   const resourcesGateway = resourcesGatewayFor(gateway);
   const resources = new ResourcesService(audit, operations, nodes, resourcesGateway);
-  const runner = new OperationRunner(db, log, config.workers.leaseMs, { ...containerHandlers(db, gateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log), ...migrationHandlers(db, gateway, migrationNodesFor(gateway), log) });
+  const nicsGateway = nicsGatewayFor(gateway);
+  const backupNodes = backupNodesFor(gateway);
+  const runner: OperationRunner = new OperationRunner(db, log, config.workers.leaseMs, { ...backupHandlers(db, gateway, backupNodes, log), ...containerHandlers(db, gateway, log), ...nicHandlers(db, nicsGateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log), ...migrationHandlers(db, gateway, migrationNodesFor(gateway), log), ...drainHandlers(db, drains, operations, (): OperationRunner => runner, log), ...cloneHandlers(db, gateway, cloneNodesFor(gateway), log), ...imageFromContainerHandlers(db, imagePublishNodesFor(gateway), config.imageDir, log) });
   containers.runner = runner;
+  const backups = new BackupsService(db, audit, operations, nodes, licences, backupNodes, config.backups.minIntervalSeconds);
+  backups.runner = runner;
   resources.runner = runner;
   nodes.detectCapabilities = (node, pool) => resourcesGateway.capabilities(node, pool);
   const rootPasswords = new RootPasswordService(audit, operations);
   rootPasswords.runner = runner;
   const migrations = new MigrationService(audit, operations, nodes);
   migrations.runner = runner;
+  drains.runner = runner;
+  const nics = new NicsService(db, audit, operations, nicsGateway);
+  nics.runner = runner;
+  const clones = new CloneService(audit, operations, nodes, licences);
+  clones.runner = runner;
+  const imagesFromContainers = new ImageFromContainerService(audit, operations, config.imageDir);
+  imagesFromContainers.runner = runner;
   return {
     gateway,
     licences,
@@ -55,7 +82,13 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
     resources,
     rootPasswords,
     migrations,
+    drains,
+    nics,
+    clones,
+    imagesFromContainers,
     runner,
+    backups,
+    backupScheduler: new BackupScheduler(db, backups, log, config.backups.scheduleMs),
     clusters: new ClustersService(db, audit),
     images: new ImagesService(db, audit, config.imageDir, log),
     nodeWatch: new NodeWatch(db, gateway, nodes, log, config.workers),

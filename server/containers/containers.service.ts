@@ -16,6 +16,7 @@ import type { OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
 import { Container, ContainerStatus } from './container.entity';
 import type { ContainersArgs, CreateContainerInput } from './containers.inputs';
+import { placeContainer } from './placement';
 
 const MiB = 1024 * 1024;
 
@@ -151,23 +152,7 @@ export class ContainersService {
       candidates = candidates.filter((n) => n.id === input.nodeId);
       if (candidates.length === 0) throw notFound('Node');
     }
-    const ready = candidates.filter((n) => n.status === NodeStatus.READY);
-    if (ready.length === 0) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, input.nodeId ? 'the node is not ready' : 'no node of the cluster is ready');
-    const allocated = await this.nodes.allocation(ready.map((n) => n.id));
-    const room = ready
-      .map((node) => {
-        const used = allocated.get(node.id)!;
-        return {
-          node,
-          cpu: node.cpuThreads * cluster!.cpuOvercommit - used.cpu,
-          memory: node.memoryBytes * cluster!.memoryOvercommit - used.memoryBytes,
-          disk: node.diskBytes - used.diskBytes,
-        };
-      })
-      .filter((r) => r.cpu >= spec.cpu && r.memory >= spec.memoryBytes && r.disk >= spec.diskBytes)
-      .sort((a, b) => b.memory - a.memory);
-    if (room.length === 0) throw new CorralError(ErrorCode.CAPACITY_EXCEEDED, 'no node has room for a container this size', { field: input.nodeId ? 'nodeId' : 'cpu' });
-    return room[0]!.node;
+    return placeContainer(this.nodes, cluster, candidates, spec, { named: !!input.nodeId, field: input.nodeId ? 'nodeId' : 'cpu' });
   }
 
 }

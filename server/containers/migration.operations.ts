@@ -10,7 +10,9 @@ import type { OperationHandler, Step } from '../operations/runner';
 import { Container, ContainerStatus } from './container.entity';
 import { statusFromLxd } from './container.operations';
 import type { MigrationNodes } from './migration.gateway';
+import { MigrationMode } from './migration-mode';
 import { MIGRATE } from './migration.service';
+import { prepareNicNetworks } from './nics.operations';
 
 /** Deadline for the two migration operations (copying the root filesystem). */
 const MOVE_DEADLINE_MS = 10 * 60_000;
@@ -102,14 +104,15 @@ export function migrationHandlers(db: DataSource, gateway: NodeGateway, nodes: M
         what = 'preparing the target node';
         await step.progress(20, `preparing the project on ${target.name}`);
         await gateway.ensureProject(target, project, cluster.storagePool);
+        await prepareNicNetworks(db.manager, gateway, target, container);
         if (image) {
           await step.progress(25, `copying the image to ${target.name}`);
           await gateway.ensureImage(target, image);
         }
 
         what = 'moving the container';
-        await step.progress(30, `moving the container to ${target.name}`);
-        await nodes.copyInstance(source, target, project, container.name, MOVE_DEADLINE_MS);
+        await step.progress(30, `moving the container to ${target.name}${operation.input.mode === MigrationMode.PUSH ? ' (push)' : ''}`);
+        await nodes.copyInstance(source, target, project, container.name, MOVE_DEADLINE_MS, operation.input.mode === MigrationMode.PUSH ? MigrationMode.PUSH : MigrationMode.PULL);
         await step.progress(80, 'checking the container on the target');
         if ((await gateway.instanceStatus(target, project, container.name)) === null) {
           throw new CorralError(ErrorCode.LXD_ERROR, `the container is missing on node ${target.name} after the move`);

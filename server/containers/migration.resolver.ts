@@ -3,6 +3,7 @@ import type { Context } from '../app/context';
 import { Permission } from '../auth/permissions';
 import { Container } from './container.entity';
 import { IdempotencyArgs } from './containers.inputs';
+import { MigrationMode } from './migration-mode';
 
 @Authorized(Permission.INFRASTRUCTURE_WRITE)
 @Resolver(() => Container)
@@ -17,7 +18,9 @@ export class MigrationResolver {
     @Arg('live', () => Boolean, { nullable: true, description: 'Keep it running while it moves (needs CRIU on both nodes).' }) live: boolean | null | undefined,
     @Args() { idempotencyKey }: IdempotencyArgs,
     @Ctx() ctx: Context,
+    @Arg('mode', () => MigrationMode, { nullable: true, description: 'Which node connects to which (default PULL: the target connects to the source); PUSH for a target that cannot reach the source.' })
+    mode?: MigrationMode | null,
   ): Promise<Container> {
-    return ctx.services.migrations.migrate(ctx.actor!, id, targetNodeId, live === true, idempotencyKey);
+    return ctx.services.migrations.migrate(ctx.actor!, id, targetNodeId, live === true, idempotencyKey, mode ?? MigrationMode.PULL);
   }
 }

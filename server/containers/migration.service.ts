@@ -9,7 +9,9 @@ import { Node, NodeStatus } from '../nodes/node.entity';
 import type { NodesService } from '../nodes/nodes.service';
 import type { OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
+import { shortOfRoom } from '../nodes/capacity';
 import { Container, ContainerStatus } from './container.entity';
+import { MigrationMode } from './migration-mode';
 
 export const MIGRATE = 'container.migrate';
 
@@ -33,8 +35,9 @@ export class MigrationService {
    * not READY (NODE_UNAVAILABLE), one without room (CAPACITY_EXCEEDED), live migration on nodes
    * without CRIU (MIGRATION_UNSUPPORTED).
    */
-  async migrate(actor: Actor, id: string, targetNodeId: string, live: boolean, idempotencyKey?: string | null): Promise<Container> {
-    const input = { id, targetNodeId, live };
+  async migrate(actor: Actor, id: string, targetNodeId: string, live: boolean, idempotencyKey?: string | null, mode: MigrationMode = MigrationMode.PULL): Promise<Container> {
+    // Pull is the default and hashes as before `mode` existed, so that earlier idempotency keys replay.
+    const input = mode === MigrationMode.PUSH ? { id, targetNodeId, live, mode } : { id, targetNodeId, live };
     const { container, operation } = await this.audit.within({ actor, request: actor.request }, MIGRATE, async (em, draft) => {
       draft.target('container', id);
       const found = await visibleContainer(em, actor, id);
@@ -63,13 +66,7 @@ export class MigrationService {
       if (source.status === NodeStatus.OFFLINE) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `node ${source.name}, where the container is, is offline`);
 
       const cluster = await em.findOneByOrFail(Cluster, { id: target.clusterId });
-      const used = (await this.nodes.allocation([target.id])).get(target.id)!;
-      const short = [
-        used.cpu + found.cpu > target.cpuThreads * cluster.cpuOvercommit ? `${found.cpu} CPUs` : null,
-        used.memoryBytes + found.memoryBytes > target.memoryBytes * cluster.memoryOvercommit ? `${Math.ceil(found.memoryBytes / 2 ** 20)} MiB of memory` : null,
-        // Disk is never overcommitted.
-        used.diskBytes + found.diskBytes > target.diskBytes ? `a ${Math.ceil(found.diskBytes / 2 ** 20)} MiB disk` : null,
-      ].filter((s): s is string => s !== null);
+      const short = shortOfRoom(target, cluster, (await this.nodes.allocation([target.id])).get(target.id)!, found);
       if (short.length) throw new CorralError(ErrorCode.CAPACITY_EXCEEDED, `node ${target.name} has no room for ${short.join(', ')}`, { field: 'targetNodeId' });
 
       const recorded = await this.operations.record(em, actor, { account, action: MIGRATE, containerId: found.id, nodeId: found.nodeId, input, idempotencyKey });

@@ -4,6 +4,7 @@ import { getInstance, getInstanceState } from '../lxd/instances';
 import { getStoragePool } from '../lxd/storage-pools';
 import { listWarnings, type LxdWarning } from '../lxd/warnings';
 import type { NodeCapabilities, NodeCapabilityName } from '../nodes/node-capabilities';
+import { probeNicLimits, type NicLimitsProbe } from '../nodes/nic-limits-probe';
 import { LxdGateway } from '../nodes/lxd-gateway';
 import type { NodeGateway } from '../nodes/node-gateway';
 import type { Node } from '../nodes/node.entity';
@@ -51,8 +52,11 @@ const WARNED: [NodeCapabilityName, RegExp][] = [
   ['memoryLimit', /CGroup memory controller|memory limits/i],
 ];
 
-/** Reads the capabilities from the pool's driver and LXD's unresolved warnings. */
-export function capabilitiesFrom(driver: string | null, warnings: LxdWarning[]): NodeCapabilities {
+/**
+ * Reads the capabilities from the pool's driver, LXD's unresolved warnings and the NIC limits
+ * probe (nic-limits-probe.ts; null: not probed yet).
+ */
+export function capabilitiesFrom(driver: string | null, warnings: LxdWarning[], nic: NicLimitsProbe | null = null): NodeCapabilities {
   const caps: NodeCapabilities = {
     diskQuota: driver !== null && QUOTA_DRIVERS.has(driver),
     cpuAllowance: true,
@@ -60,16 +64,16 @@ export function capabilitiesFrom(driver: string | null, warnings: LxdWarning[]):
     blkioWeight: true,
     blkioThrottle: true,
     netPrio: true,
-    // LXD 5.0.2 shows neither tc actions nor CRIU through its API, and Corral never guesses.
-    nicIngressLimit: false,
-    nicEgressLimit: false,
+    // NIC limits only as the probe found them on the node; CRIU is not visible through LXD 5.0.2's API, and Corral never guesses.
+    nicIngressLimit: nic !== null && nic.ingress === null,
+    nicEgressLimit: nic !== null && nic.egress === null,
     liveMigration: false,
     reasons: [
       driver === null ? 'diskQuota: the storage pool is missing' : QUOTA_DRIVERS.has(driver) ? null : `diskQuota: the ${driver} storage driver does not enforce sizes`,
-      'nicIngressLimit: tc htb cannot be verified through LXD',
-      'nicEgressLimit: tc police cannot be verified through LXD',
+      nic === null ? 'nicIngressLimit: not probed yet (the node has no container image to probe with)' : nic.ingress && `nicIngressLimit: tc htb on the host veth failed: ${nic.ingress}`,
+      nic === null ? 'nicEgressLimit: not probed yet (the node has no container image to probe with)' : nic.egress && `nicEgressLimit: tc police (act_police) on the host veth failed: ${nic.egress}`,
       'liveMigration: CRIU cannot be verified through LXD',
-    ].filter((r): r is string => r !== null),
+    ].filter((r): r is string => typeof r === 'string'),
   };
   for (const warning of warnings) {
     if (warning.status === 'resolved') continue;
@@ -95,7 +99,27 @@ export function parseSize(value: string | undefined): number | null {
 
 /** The LXD implementation: the node's pinned client from {@link LxdGateway.clientFor}. */
 export class LxdResourcesGateway implements ResourcesGateway {
+  /**
+   * NIC limit probes per node (and node certificate), once per process: the probe starts a
+   * throwaway container. One that found nothing to probe with, or failed, is tried again.
+   */
+  private readonly nicProbes = new Map<string, Promise<NicLimitsProbe | null>>();
+
   constructor(private readonly gateway: LxdGateway) {}
+
+  private nicLimits(node: Node, storagePool: string): Promise<NicLimitsProbe | null> {
+    const key = `${node.id}/${node.fingerprint}/${storagePool}`;
+    let probe = this.nicProbes.get(key);
+    if (!probe) {
+      probe = (async () => probeNicLimits(await this.gateway.clientFor(node), storagePool))();
+      this.nicProbes.set(key, probe);
+      probe.then(
+        (found) => found === null && this.nicProbes.delete(key),
+        () => this.nicProbes.delete(key),
+      );
+    }
+    return probe;
+  }
 
   async patchConfig(node: Node, project: string, name: string, config: Record<string, string>): Promise<Record<string, string>> {
     const client = await this.gateway.clientFor(node);
@@ -151,7 +175,13 @@ export class LxdResourcesGateway implements ResourcesGateway {
   async capabilities(node: Node, storagePool: string): Promise<NodeCapabilities> {
     const client = await this.gateway.clientFor(node);
     const [pool, warnings] = await Promise.all([getStoragePool(client, storagePool), listWarnings(client)]);
-    return capabilitiesFrom(pool?.driver ?? null, warnings);
+    const nic = pool
+      ? await this.nicLimits(node, storagePool).catch((error: Error): NicLimitsProbe => {
+          const failed = `the probe failed: ${error.message.split('\n')[0]}`;
+          return { ingress: failed, egress: failed };
+        })
+      : null;
+    return capabilitiesFrom(pool?.driver ?? null, warnings, nic);
   }
 }
 

@@ -513,6 +513,36 @@ export class LxdClient {
   }
 
   /**
+   * A GET whose answer is a file, not an envelope (e.g. a backup export): resolves once the
+   * headers arrived, with the body as a stream that the caller must consume or destroy. The body
+   * may take up to `timeoutMs` between chunks (default 10 minutes).
+   * @throws LxdError when LXD answers with an error envelope (e.g. 404 for a missing backup);
+   *   LxdUnavailableError when the node cannot be reached.
+   */
+  async download(path: LxdPath, options: { project?: string; timeoutMs?: number } = {}): Promise<{ size: number | null; body: Readable }> {
+    const target = this.url + buildRequestTarget(path, options.project === undefined ? {} : { project: options.project });
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(target, { dispatcher: this.dispatcher, method: 'GET', headersTimeout: this.requestTimeoutMs, bodyTimeout: options.timeoutMs ?? 600_000 });
+    } catch (e) {
+      throw unavailable(this.url, e);
+    }
+    if (response.statusCode !== 200) {
+      const text = await response.body.text().catch(() => '');
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new LxdError(`LXD answered HTTP ${response.statusCode}: ${text.slice(0, 200)}`, { status: response.statusCode, lxdCode: 0 });
+      }
+      parseEnvelope(response.statusCode, json);
+      throw malformed(response.statusCode, `expected a file from GET ${path}`);
+    }
+    const length = Number(response.headers['content-length']);
+    return { size: Number.isSafeInteger(length) && length >= 0 ? length : null, body: response.body };
+  }
+
+  /**
    * A request that LXD answers synchronously; returns its metadata (and ETag).
    * @throws LxdError, also when LXD unexpectedly started an operation instead.
    */

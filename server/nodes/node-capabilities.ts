@@ -24,10 +24,10 @@ export class NodeCapabilities {
   @Field({ description: 'Network weight (`limits.network.priority`; needs the net_prio cgroup).' })
   netPrio!: boolean;
 
-  @Field({ description: 'NIC ingress limits (tc htb).' })
+  @Field({ description: 'NIC ingress limits (`limits.ingress`: tc htb on the host veth), probed on the node with a throwaway container.' })
   nicIngressLimit!: boolean;
 
-  @Field({ description: 'NIC egress limits (tc police).' })
+  @Field({ description: 'NIC egress limits (`limits.egress`: tc police, needs act_police), probed on the node with a throwaway container.' })
   nicEgressLimit!: boolean;
 
   @Field({ description: 'Live migration (CRIU).' })

@@ -7,9 +7,22 @@ import { NodeCapabilities } from './node-capabilities';
 export enum NodeStatus {
   READY = 'READY',
   OFFLINE = 'OFFLINE',
+  /** Being emptied (`drainNode`): nothing new is placed on it; MAINTENANCE once empty. */
+  DRAINING = 'DRAINING',
   MAINTENANCE = 'MAINTENANCE',
 }
-registerEnumType(NodeStatus, { name: 'NodeStatus' });
+registerEnumType(NodeStatus, {
+  name: 'NodeStatus',
+  valuesConfig: {
+    READY: { description: 'Answers, and takes new containers.' },
+    OFFLINE: { description: 'Did not answer the last health check.' },
+    DRAINING: { description: 'Its containers are being moved away (`drainNode`); takes no new ones.' },
+    MAINTENANCE: { description: 'Emptied and out of service until `undrainNode`; takes no containers.' },
+  },
+});
+
+/** Statuses an operator chose (drain, maintenance): health checks leave them alone. */
+export const OPERATOR_STATUSES: readonly NodeStatus[] = [NodeStatus.DRAINING, NodeStatus.MAINTENANCE];
 
 /** Stored as strings: byte counts overflow 32-bit integers and JavaScript numbers are exact to 2^53. */
 export const bigintColumn = { type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number | null) => (v === null ? null : Number(v)) } } as const;

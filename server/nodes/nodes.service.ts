@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import { In, Not, type DataSource } from 'typeorm';
 import type { Actor } from '../app/actor';
 import { badInput, conflict, CorralError, ErrorCode, notFound } from '../app/errors';
 import type { Logger } from '../app/logger';
@@ -10,7 +10,7 @@ import { Container } from '../containers/container.entity';
 import type { LicencesService } from '../licences/licences.service';
 import type { NodeCapabilities } from './node-capabilities';
 import type { NodeGateway } from './node-gateway';
-import { Node, NodeStatus } from './node.entity';
+import { Node, NodeStatus, OPERATOR_STATUSES } from './node.entity';
 import type { AddNodeInput, NodesArgs } from './nodes.inputs';
 
 export interface NodeAllocation {
@@ -125,20 +125,21 @@ export class NodesService {
     }
   }
 
-  /** One health check of every node not in maintenance: READY when LXD answers, OFFLINE when not. */
+  /** One health check of every node: READY when LXD answers, OFFLINE when not; DRAINING and MAINTENANCE (an operator's choice) stay. */
   async checkHealth(): Promise<void> {
     const nodes = await this.db.manager.find(Node, { relations: { cluster: true } });
     await Promise.all(
       nodes.map(async (node) => {
         try {
           const capacity = await this.gateway.capacity(node, node.cluster!.storagePool);
-          const status = node.status === NodeStatus.MAINTENANCE ? NodeStatus.MAINTENANCE : NodeStatus.READY;
           const capabilities = await this.capabilitiesOf(node, node.cluster!.storagePool);
-          await this.db.manager.update(Node, { id: node.id }, { ...capacity, status, lastError: null, lastSeenAt: new Date(), ...(capabilities ? { capabilities } : {}) });
+          await this.db.manager.update(Node, { id: node.id }, { ...capacity, lastError: null, lastSeenAt: new Date(), ...(capabilities ? { capabilities } : {}) });
+          // Conditional, so that a drain that began since the read is not overwritten.
+          await this.db.manager.update(Node, { id: node.id, status: Not(In(OPERATOR_STATUSES)) }, { status: NodeStatus.READY });
         } catch (error) {
           if (node.status !== NodeStatus.OFFLINE) this.log.warn({ node: node.name, err: error }, 'node went offline');
-          const status = node.status === NodeStatus.MAINTENANCE ? NodeStatus.MAINTENANCE : NodeStatus.OFFLINE;
-          await this.db.manager.update(Node, { id: node.id }, { status, lastError: String((error as Error).message).slice(0, 500) });
+          await this.db.manager.update(Node, { id: node.id }, { lastError: String((error as Error).message).slice(0, 500) });
+          await this.db.manager.update(Node, { id: node.id, status: Not(In(OPERATOR_STATUSES)) }, { status: NodeStatus.OFFLINE });
         }
       }),
     );

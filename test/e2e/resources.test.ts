@@ -223,20 +223,28 @@ describe('live resources on real LXD nodes', () => {
   const IO = `mutation($id: ID!, $i: SetContainerIoLimitsInput!) { setContainerIoLimits(id: $id, input: $i) { ${CONTAINER} } }`;
   const NET = `mutation($id: ID!, $i: SetContainerNetworkLimitsInput!) { setContainerNetworkLimits(id: $id, input: $i) { ${CONTAINER} } }`;
 
-  test('each node reports what it can enforce, detected on the node: btrfs quotas, CPU, memory and IO throttles yes; blkio weight, net_prio, tc police and CRIU no', async () => {
+  test('each node reports what it can enforce, detected on the node: btrfs quotas, CPU, memory, IO throttles and NIC ingress (tc htb) yes; blkio weight, net_prio, tc police and CRIU no', async () => {
+    // The NIC limits probe (nic-limits-probe.ts) starts a throwaway container from an image already on the node: one container per node puts it there.
+    const perNode: string[] = [];
+    for (const node of nodes) {
+      const res = await admin.gql(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { ${CONTAINER} } }`, { i: { projectId, name: unique('cap'), imageId, cpu: 1, memoryMiB: 64, diskMiB: 128, nodeId: lab.nodeIds.get(node.name) } });
+      perNode.push((await settled(res)).id);
+    }
     // The health check (every 2 s here) detects them again: forget them and they come back.
     await server.db.query(`UPDATE nodes SET capabilities = NULL`);
-    await eventually('the health check to report capabilities again', async () =>
-      (await admin.ok(`{ nodes { edges { node { capabilities { diskQuota } } } } }`)).nodes.edges.every((e: any) => e.node.capabilities !== null),
+    await eventually('the health check to report capabilities again, NIC limits probed', async () =>
+      (await admin.ok(`{ nodes { edges { node { capabilities { diskQuota reasons } } } } }`)).nodes.edges.every((e: any) => e.node.capabilities !== null && !e.node.capabilities.reasons.some((r: string) => /not probed yet/.test(r))),
     );
     const list = (await admin.ok(`{ nodes { edges { node { name capabilities { diskQuota cpuAllowance memoryLimit blkioWeight blkioThrottle netPrio nicIngressLimit nicEgressLimit liveMigration reasons } } } } }`)).nodes.edges;
     assert.equal(list.length, 2);
     for (const { node } of list) {
       const { reasons, ...caps } = node.capabilities;
-      assert.deepEqual(caps, { diskQuota: true, cpuAllowance: true, memoryLimit: true, blkioWeight: false, blkioThrottle: true, netPrio: false, nicIngressLimit: false, nicEgressLimit: false, liveMigration: false }, node.name);
+      assert.deepEqual(caps, { diskQuota: true, cpuAllowance: true, memoryLimit: true, blkioWeight: false, blkioThrottle: true, netPrio: false, nicIngressLimit: true, nicEgressLimit: false, liveMigration: false }, node.name);
+      assert.ok(reasons.some((r: string) => r.startsWith('nicEgressLimit:') && /police/.test(r) && /TC action/.test(r)), JSON.stringify(reasons));
       assert.ok(reasons.some((r: string) => r.startsWith('blkioWeight:') && /blkio\.weight/.test(r)), JSON.stringify(reasons));
       assert.ok(reasons.some((r: string) => r.startsWith('netPrio:') && /network priority/.test(r)), JSON.stringify(reasons));
     }
+    for (const id of perNode) await admin.ok(`mutation($id: ID!) { deleteContainer(id: $id) { id } }`, { id });
   });
 
   test('IO throttles land on the node’s blkio cgroup; an IO weight the node cannot enforce is refused with LIMIT_UNSUPPORTED and nothing is applied', async () => {

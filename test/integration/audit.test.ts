@@ -54,6 +54,18 @@ forEachDatabase((TEST_DB) => {
         setContainerNetworkLimits: 'container.setNetworkLimits',
         setContainerRootPassword: 'container.setRootPassword',
         migrateContainer: 'container.migrate',
+        drainNode: 'node.drain',
+        undrainNode: 'node.undrain',
+        createBackup: 'backup.create',
+        deleteBackup: 'backup.delete',
+        restoreBackup: 'backup.restore',
+        restoreBackupAsNew: 'backup.restoreAsNew',
+        setBackupSchedule: 'backupSchedule.set',
+        removeBackupSchedule: 'backupSchedule.remove',
+        cloneContainer: 'container.clone',
+        createImageFromContainer: 'container.createImage',
+        addNetworkInterface: 'container.addNetworkInterface',
+        removeNetworkInterface: 'container.removeNetworkInterface',
       };
       const schema = await buildCorralSchema();
       assert.deepEqual(Object.keys(schema.getMutationType()!.getFields()).sort(), Object.keys(actions).sort());
@@ -86,10 +98,33 @@ forEachDatabase((TEST_DB) => {
         const res = await owner.ok(`mutation($id: ID!) { ${mutation}(id: $id, ${args}) { operation { id } } }`, { id: created.id });
         await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);
       }
+      for (const [mutation, type] of [['addNetworkInterface', 'AddNetworkInterfaceInput'], ['removeNetworkInterface', 'RemoveNetworkInterfaceInput']]) {
+        const res = await owner.ok(`mutation($i: ${type}!) { ${mutation}(input: $i) { operation { id } } }`, { i: { containerId: created.id, name: 'eth1' } });
+        await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);
+      }
+      const cloned = (await owner.ok(`mutation($i: CloneContainerInput!) { cloneContainer(input: $i) { operation { id } } }`, { i: { containerId: created.id, name: 'audited-clone' } })).cloneContainer;
+      await server.services.runner.settled(cloned.operation.id);
+      const imaged = (await admin.ok(`mutation($i: CreateImageFromContainerInput!) { createImageFromContainer(input: $i) { id } }`, { i: { containerId: created.id, name: 'audited-image' } })).createImageFromContainer;
+      await server.services.runner.settled(imaged.id);
+      // Backups: take one, schedule and unschedule, restore it as new and in place (stopped), delete it.
+      const backup = (await owner.ok(`mutation($c: ID!) { createBackup(containerId: $c) { id operation { id } } }`, { c: created.id })).createBackup;
+      await server.services.runner.settled(backup.operation.id);
+      await owner.ok(`mutation($c: ID!) { setBackupSchedule(containerId: $c, cron: "0 3 * * *", keep: 2) { id } }`, { c: created.id });
+      await owner.ok(`mutation($c: ID!) { removeBackupSchedule(containerId: $c) { id } }`, { c: created.id });
+      const restoredAsNew = (await owner.ok(`mutation($id: ID!) { restoreBackupAsNew(id: $id, name: "audited-restored") { operation { id } } }`, { id: backup.id })).restoreBackupAsNew;
+      await server.services.runner.settled(restoredAsNew.operation.id);
+      for (const doc of [`mutation($id: ID!) { stopContainer(id: $id) { operation { id } } }`, `mutation($id: ID!) { restoreBackup(id: $id) { operation { id } } }`, `mutation($id: ID!) { deleteBackup(id: $id) { operation { id } } }`, `mutation($id: ID!) { startContainer(id: $id) { operation { id } } }`]) {
+        const res = await owner.ok(doc, { id: doc.includes('Container(') ? created.id : backup.id });
+        await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);
+      }
       const n2 = (await admin.ok(`mutation($c: ID!) { addNode(input: { clusterId: $c, name: "n2", url: "https://198.18.0.202:8443", secret: "fake-secret" }) { id } }`, { c: clusterId })).addNode.id;
       const migrated = (await admin.ok(`mutation($id: ID!, $t: ID!) { migrateContainer(id: $id, targetNodeId: $t) { operation { id } } }`, { id: created.id, t: n2 })).migrateContainer;
       await server.services.runner.settled(migrated.operation.id);
       assert.equal((await owner.ok(`query($id: ID!) { operation(id: $id) { state } }`, { id: migrated.operation.id })).operation.state, 'SUCCEEDED');
+      const n1 = (await admin.ok(`{ nodes { edges { node { id name } } } }`)).nodes.edges.find((e: any) => e.node.name === 'n1').node.id;
+      const drained = (await admin.ok(`mutation($id: ID!) { drainNode(id: $id) { operation { id } } }`, { id: n1 })).drainNode;
+      await server.services.runner.settled(drained.operation.id);
+      assert.equal((await admin.ok(`mutation($id: ID!) { undrainNode(id: $id) { status } }`, { id: n1 })).undrainNode.status, 'READY');
       for (const mutation of ['stopContainer', 'startContainer', 'restartContainer', 'deleteContainer']) {
         const res = await owner.ok(`mutation($id: ID!) { ${mutation}(id: $id) { operation { id } } }`, { id: created.id });
         await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);

@@ -21,6 +21,8 @@ type Fixture = Awaited<ReturnType<typeof twoTenants>> & {
   spareImageId: string;
   containerA: { id: string; operationId: string };
   emptyProjectA: { id: string };
+  /** A READY backup of a stopped container of tenant A (restorable in place). */
+  backupA: { id: string; containerId: string };
 };
 type Request = { query: string; variables: Record<string, unknown> };
 interface Row {
@@ -122,6 +124,39 @@ const matrix: Record<string, Row> = {
     request: (f) => ({ query: `mutation($id: ID!, $t: ID!) { migrateContainer(id: $id, targetNodeId: $t) { id operation { id } } }`, variables: { id: f.containerA.id, t: f.spareNodeId } }),
     rightful: (f) => f.admin,
   },
+  // Added before it is removed: the rightful run goes in this order.
+  'Mutation.addNetworkInterface': {
+    request: (f) => ({ query: `mutation($i: AddNetworkInterfaceInput!) { addNetworkInterface(input: $i) { id operation { id } } }`, variables: { i: { containerId: f.containerA.id, name: 'eth1' } } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  'Mutation.removeNetworkInterface': {
+    request: (f) => ({ query: `mutation($i: RemoveNetworkInterfaceInput!) { removeNetworkInterface(input: $i) { id operation { id } } }`, variables: { i: { containerId: f.containerA.id, name: 'eth1' } } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  'Mutation.cloneContainer': {
+    request: (f) => ({ query: `mutation($i: CloneContainerInput!) { cloneContainer(input: $i) { id operation { id } } }`, variables: { i: { containerId: f.containerA.id, name: 'matrix-clone' } } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  'Mutation.createImageFromContainer': {
+    // Provider admins only: the image joins the catalogue every tenant sees.
+    request: (f) => ({ query: `mutation($i: CreateImageFromContainerInput!) { createImageFromContainer(input: $i) { id } }`, variables: { i: { containerId: f.containerA.id, name: 'matrix-image' } } }),
+    rightful: (f) => f.admin,
+  },
+  // Backups, on a stopped container of their own (a restore in place needs it stopped); scheduled before unscheduled.
+  'Query.backup': { request: (f) => ({ query: `query($id: ID!) { backup(id: $id) { id } }`, variables: { id: f.backupA.id } }), rightful: (f) => f.ownerA.caller },
+  'Query.backups': { request: (f) => ({ query: `query($c: ID!) { backups(containerId: $c) { edges { node { id } } } }`, variables: { c: f.backupA.containerId } }), rightful: (f) => f.ownerA.caller },
+  'Mutation.createBackup': { request: (f) => ({ query: `mutation($c: ID!) { createBackup(containerId: $c) { id operation { id } } }`, variables: { c: f.backupA.containerId } }), rightful: (f) => f.ownerA.caller },
+  'Mutation.restoreBackup': { request: (f) => ({ query: `mutation($id: ID!) { restoreBackup(id: $id) { id operation { id } } }`, variables: { id: f.backupA.id } }), rightful: (f) => f.ownerA.caller },
+  'Mutation.restoreBackupAsNew': {
+    request: (f) => ({ query: `mutation($id: ID!) { restoreBackupAsNew(id: $id, name: "matrix-restored") { id operation { id } } }`, variables: { id: f.backupA.id } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  'Mutation.setBackupSchedule': {
+    request: (f) => ({ query: `mutation($c: ID!) { setBackupSchedule(containerId: $c, cron: "0 3 * * *", keep: 3) { id } }`, variables: { c: f.backupA.containerId } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  'Mutation.removeBackupSchedule': { request: (f) => ({ query: `mutation($c: ID!) { removeBackupSchedule(containerId: $c) { id } }`, variables: { c: f.backupA.containerId } }), rightful: (f) => f.ownerA.caller },
+  'Mutation.deleteBackup': { request: (f) => ({ query: `mutation($id: ID!) { deleteBackup(id: $id) { id operation { id } } }`, variables: { id: f.backupA.id } }), rightful: (f) => f.ownerA.caller },
   'Mutation.resizeContainerDisk': {
     request: (f) => ({ query: `mutation($id: ID!) { resizeContainerDisk(id: $id, diskMiB: 256) { id operation { id } } }`, variables: { id: f.containerA.id } }),
     rightful: (f) => f.ownerA.caller,
@@ -134,6 +169,9 @@ const matrix: Record<string, Row> = {
     request: (f) => ({ query: `mutation($id: ID!) { addNode(input: { clusterId: $id, name: "second", url: "https://198.18.0.202:8443", secret: "fake-secret" }) { id } }`, variables: { id: f.clusterId } }),
     rightful: (f) => f.admin,
   },
+  // After addNode, so that the drain has two nodes to move to; undrain puts the node back for the rows after it.
+  'Mutation.drainNode': { request: (f) => ({ query: `mutation($id: ID!) { drainNode(id: $id) { id operation { id } } }`, variables: { id: f.nodeId } }), rightful: (f) => f.admin },
+  'Mutation.undrainNode': { request: (f) => ({ query: `mutation($id: ID!) { undrainNode(id: $id) { id } }`, variables: { id: f.nodeId } }), rightful: (f) => f.admin },
   'Query.image': { request: (f) => ({ query: `query($id: ID!) { image(id: $id) { id } }`, variables: { id: f.imageId } }), rightful: (f) => f.ownerA.caller, openToTenants: true },
   'Mutation.deleteImage': { request: (f) => ({ query: `mutation($id: ID!) { deleteImage(id: $id) { id } }`, variables: { id: f.spareImageId } }), rightful: (f) => f.admin },
   'Subscription.auditEventCreated': {
@@ -189,7 +227,18 @@ forEachDatabase((TEST_DB) => {
       ).createContainer;
       await server.services.runner.settled(created.operation.id);
       const emptyProjectA = await createProject(tenants.ownerA.caller, tenants.customerA.id);
-      f = { ...tenants, clusterId, nodeId, spareNodeId, imageId, spareImageId: images.find((i: any) => i.name === 'spare').id, containerA: { id: created.id, operationId: created.operation.id }, emptyProjectA };
+      const archive = (
+        await tenants.ownerA.caller.ok(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { id operation { id } } }`, {
+          i: { projectId: tenants.projectA.id, name: 'archive', imageId, cpu: 1, memoryMiB: 64, diskMiB: 128 },
+        })
+      ).createContainer;
+      await server.services.runner.settled(archive.operation.id);
+      const stopped = (await tenants.ownerA.caller.ok(`mutation($id: ID!) { stopContainer(id: $id) { operation { id } } }`, { id: archive.id })).stopContainer;
+      await server.services.runner.settled(stopped.operation.id);
+      const backup = (await tenants.ownerA.caller.ok(`mutation($c: ID!) { createBackup(containerId: $c) { id operation { id } } }`, { c: archive.id })).createBackup;
+      await server.services.runner.settled(backup.operation.id);
+      const backupA = { id: backup.id as string, containerId: archive.id as string };
+      f = { ...tenants, clusterId, nodeId, spareNodeId, imageId, spareImageId: images.find((i: any) => i.name === 'spare').id, containerA: { id: created.id, operationId: created.operation.id }, emptyProjectA, backupA };
     });
     after(() => server.stop());
 
@@ -208,7 +257,7 @@ forEachDatabase((TEST_DB) => {
     /** Rows of every table a refusal must leave alone (the audit trail, which records the refusal, aside). */
     async function snapshot() {
       const rows: Record<string, unknown> = {};
-      for (const table of ['accounts', 'users', 'projects', 'api_tokens', 'clusters', 'nodes', 'images', 'containers', 'operations', 'licences']) rows[table] = await server.db.query(`SELECT * FROM ${table} ORDER BY id`);
+      for (const table of ['accounts', 'users', 'projects', 'api_tokens', 'clusters', 'nodes', 'images', 'containers', 'operations', 'licences', 'container_backups', 'backup_schedules']) rows[table] = await server.db.query(`SELECT * FROM ${table} ORDER BY id`);
       return JSON.stringify(rows);
     }
 

@@ -1,4 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { NicsGateway, NodeNetwork } from '../../server/containers/nics.gateway';
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import type { BackupNodes } from '../../server/backups/backups.gateway';
 import type { ResourcesGateway } from '../../server/containers/resources.gateway';
 import type { NodeCapabilities } from '../../server/nodes/node-capabilities';
 import type { Image } from '../../server/images/image.entity';
@@ -45,17 +49,101 @@ export class FakeGateway implements NodeGateway {
     },
     devices: async (node, project, name) => {
       if (!this.instances.has(this.key(node, project, name))) return null;
-      return { root: { ...this.configOf(node, project, name).root } };
+      return { ...structuredClone(this.nicDevices.get(this.key(node, project, name)) ?? {}), root: { ...this.configOf(node, project, name).root } };
     },
     patchInstance: async (node, project, name, body) => {
       await this.gate;
       const entry = this.configOf(node, project, name);
       Object.assign(entry.config, body.config ?? {});
       if (body.devices?.root) entry.root = { ...body.devices.root };
-      return { config: { ...entry.config }, devices: { root: { ...entry.root } } };
+      const nics = this.nicDevices.get(this.key(node, project, name)) ?? {};
+      for (const [device, config] of Object.entries(body.devices ?? {})) if (device !== 'root') nics[device] = { ...config };
+      if (Object.keys(nics).length) this.nicDevices.set(this.key(node, project, name), nics);
+      return { config: { ...entry.config }, devices: { ...structuredClone(nics), root: { ...entry.root } } };
     },
     capabilities: async () => ({ ...this.capabilitiesOf, reasons: [...this.capabilitiesOf.reasons] }),
   };
+
+  /** Managed networks by `node/name` (a project's bridge appears when ensured), and NIC devices by `node/project/name`. */
+  readonly networks = new Map<string, NodeNetwork>();
+  readonly nicDevices = new Map<string, Record<string, Record<string, string>>>();
+
+  /** The NICs gateway (nics.gateway.ts) over the same in-memory instances. */
+  readonly nics: NicsGateway = {
+    network: async (node, name) => this.networks.get(`${node.id}/${name}`) ?? null,
+    ensureProjectBridge: async (node, projectId) => {
+      await this.gate;
+      const name = `crb${projectId.replaceAll('-', '').slice(-12)}`;
+      if (!this.networks.has(`${node.id}/${name}`)) this.networks.set(`${node.id}/${name}`, { name, type: 'bridge', managed: true, attachable: false, project: projectId });
+    },
+    devices: async (node, project, name) => {
+      if (!this.instances.has(this.key(node, project, name))) return null;
+      const own = { ...structuredClone(this.nicDevices.get(this.key(node, project, name)) ?? {}), root: { ...this.configOf(node, project, name).root } };
+      return { own, expanded: own };
+    },
+    attach: async (node, project, name, device, config) => {
+      await this.gate;
+      const key = this.key(node, project, name);
+      if (!this.instances.has(key)) throw Object.assign(new Error('Instance not found'), { status: 404 });
+      this.nicDevices.set(key, { ...this.nicDevices.get(key), [device]: { ...config } });
+      return { ...config };
+    },
+    detach: async (node, project, name, device) => {
+      await this.gate;
+      delete this.nicDevices.get(this.key(node, project, name))?.[device];
+    },
+  };
+
+  /** LXD backups by `node/project/instance/backup`, each a copy of the instance's config when taken. */
+  readonly backupStore = new Map<string, { config: Record<string, string> }>();
+
+  /** The backups gateway (backups.gateway.ts): an export's body is the backup's key, which an import reads back. */
+  readonly backups: BackupNodes = {
+    createBackup: async (node, project, instance, backup) => {
+      await this.gate;
+      const key = this.key(node, project, instance);
+      if (!this.instances.has(key)) throw Object.assign(new Error('Instance not found'), { status: 404 });
+      this.backupStore.set(`${key}/${backup}`, { config: { ...(this.configs.get(key)?.config ?? {}) } });
+    },
+    backupExists: async (node, project, instance, backup) => this.backupStore.has(`${this.key(node, project, instance)}/${backup}`),
+    deleteBackup: async (node, project, instance, backup) => {
+      await this.gate;
+      this.backupStore.delete(`${this.key(node, project, instance)}/${backup}`);
+    },
+    exportBackup: async (node, project, instance, backup) => {
+      const key = `${this.key(node, project, instance)}/${backup}`;
+      return this.backupStore.has(key) ? { size: Buffer.byteLength(key), body: Readable.from([Buffer.from(key)]) } : null;
+    },
+    importBackup: async (node, project, name, _pool, file) => {
+      await this.gate;
+      const stored = this.backupStore.get(fs.readFileSync(file, 'utf8'));
+      if (!stored) throw Object.assign(new Error('not a backup tarball'), { status: 400 });
+      const key = this.key(node, project, name);
+      if (this.instances.has(key)) throw Object.assign(new Error('Create instance from backup: Cannot restore volume, already exists on target'), { status: 400 });
+      this.instances.set(key, { node: node.id, status: 'Stopped' });
+      this.configs.set(key, { config: { ...stored.config }, root: { type: 'disk', path: '/', pool: 'default' }, usageBytes: 1024 * 1024 });
+    },
+    refreshFrom: async (node, project, target, source) => {
+      await this.gate;
+      const from = this.instances.get(this.key(node, project, source));
+      const to = this.instances.get(this.key(node, project, target));
+      if (!from || !to) throw Object.assign(new Error('Instance not found'), { status: 404 });
+      if (to.status !== 'Stopped') throw Object.assign(new Error('The instance is running'), { status: 400 });
+      this.restoredFrom.set(this.key(node, project, target), source);
+    },
+    copyInstance: async (node, project, source, name, config, devices) => {
+      await this.gate;
+      const from = this.configs.get(this.key(node, project, source));
+      if (!from || !this.instances.has(this.key(node, project, source))) throw Object.assign(new Error('Instance not found'), { status: 404 });
+      if (this.instances.has(this.key(node, project, name))) throw Object.assign(new Error('This "instances" entry already exists'), { status: 400 });
+      const copied = Object.fromEntries(Object.entries(from.config).filter(([k]) => !k.startsWith('volatile.')));
+      this.instances.set(this.key(node, project, name), { node: node.id, status: 'Stopped' });
+      this.configs.set(this.key(node, project, name), { config: { ...copied, ...config, 'volatile.uuid': randomUUID(), 'volatile.cloud-init.instance-id': randomUUID() }, root: { ...(devices.root ?? from.root) }, usageBytes: from.usageBytes });
+    },
+    removeInstance: (node, project, name) => this.deleteInstance(node, project, name),
+  };
+  /** Which temporary instance each restored instance last took its data from. */
+  readonly restoredFrom = new Map<string, string>();
 
   private configOf(node: Node, project: string, name: string) {
     const key = this.key(node, project, name);
@@ -103,7 +191,10 @@ export class FakeGateway implements NodeGateway {
     this.rootPasswords.set(this.key(node, project, name), shadowHash);
   }
   /** Cold migration (migration.gateway.ts): copies the stopped instance and its config to another node. */
-  async copyInstance(source: Node, target: Node, project: string, name: string) {
+  /** The mode of every copyInstance, in order (`PULL` when none was given). */
+  readonly copyModes: string[] = [];
+  async copyInstance(source: Node, target: Node, project: string, name: string, _deadlineMs?: number, mode?: string) {
+    this.copyModes.push(mode ?? 'PULL');
     await this.gate;
     const from = this.key(source, project, name);
     const instance = this.instances.get(from);
@@ -114,6 +205,8 @@ export class FakeGateway implements NodeGateway {
     this.instances.set(to, { node: target.id, status: 'Stopped' });
     const config = this.configs.get(from);
     if (config) this.configs.set(to, { config: { ...config.config }, root: { ...config.root }, usageBytes: config.usageBytes });
+    const nics = this.nicDevices.get(from);
+    if (nics) this.nicDevices.set(to, structuredClone(nics));
   }
   async removeInstance(node: Node, project: string, name: string) {
     await this.deleteInstance(node, project, name);
@@ -121,6 +214,37 @@ export class FakeGateway implements NodeGateway {
   async deleteInstance(node: Node, project: string, name: string) {
     await this.gate;
     this.instances.delete(this.key(node, project, name));
+    // LXD deletes an instance's backups with it.
+    for (const key of this.backupStore.keys()) if (key.startsWith(`${this.key(node, project, name)}/`)) this.backupStore.delete(key);
+  }
+  /** Clones (clone.gateway.ts): copies the instance (running or not) and its config as another, stopped instance, on the same node or another. */
+  async cloneInstance(source: Node, target: Node, project: string, sourceName: string, cloneName: string) {
+    await this.gate;
+    const from = this.key(source, project, sourceName);
+    if (!this.instances.has(from)) throw Object.assign(new Error('Instance not found'), { status: 404 });
+    const to = this.key(target, project, cloneName);
+    if (this.instances.has(to)) throw Object.assign(new Error('already exists'), { status: 409 });
+    this.instances.set(to, { node: target.id, status: 'Stopped' });
+    const config = this.configs.get(from);
+    if (config) this.configs.set(to, { config: { ...config.config }, root: { ...config.root }, usageBytes: config.usageBytes });
+  }
+  /** Images published from instances (image-from-container.gateway.ts), by fingerprint: their stand-in tarball. */
+  readonly publishedImages = new Map<string, string>();
+  async publishInstance(node: Node, project: string, name: string) {
+    await this.gate;
+    if (!this.instances.has(this.key(node, project, name))) throw Object.assign(new Error('Instance not found'), { status: 404 });
+    const content = `stand-in image of ${project}/${name} #${this.publishedImages.size}`;
+    const fingerprint = createHash('sha256').update(content).digest('hex');
+    this.publishedImages.set(fingerprint, content);
+    return fingerprint;
+  }
+  async exportImage(_node: Node, fingerprint: string, file: string) {
+    const content = this.publishedImages.get(fingerprint);
+    if (content === undefined) throw Object.assign(new Error('Image not found'), { status: 404 });
+    await fs.promises.writeFile(file, content);
+  }
+  async removeImage(_node: Node, fingerprint: string) {
+    this.publishedImages.delete(fingerprint);
   }
   async listInstances(node: Node): Promise<InstanceSummary[]> {
     return [...this.instances.entries()]
