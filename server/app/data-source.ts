@@ -20,6 +20,7 @@ import { LxdIdentity } from '../nodes/lxd-identity.entity';
 import { Node } from '../nodes/node.entity';
 import { Operation } from '../operations/operation.entity';
 import type { Config } from './config';
+import { takeTurnsOnSqlite } from './sqlite-turns';
 
 export const entities = [Account, User, Project, Session, ApiToken, AuditEvent, Cluster, Node, LxdIdentity, Image, Container, ContainerNic, Operation, Licence, ContainerBackup, BackupSchedule];
 
@@ -42,7 +43,7 @@ export function createDataSource(database: Config['database'], logger?: Logger):
     });
   }
   if (database.file !== ':memory:') fs.mkdirSync(path.dirname(database.file), { recursive: true });
-  return new DataSource({
+  const db = new DataSource({
     type: 'better-sqlite3',
     database: database.file,
     entities,
@@ -58,4 +59,6 @@ export function createDataSource(database: Config['database'], logger?: Logger):
       db.pragma('busy_timeout = 5000');
     },
   });
+  takeTurnsOnSqlite(db);
+  return db;
 }

@@ -59,7 +59,7 @@ export class AuditService {
     const draft = new AuditDraft(caller.actor);
     let event: AuditEvent;
     try {
-      const result = await this.transaction(async (em) => {
+      const result = await this.db.transaction(async (em) => {
         const value = await work(em, draft);
         event = await em.save(this.eventOf(caller, action, draft, AuditOutcome.SUCCESS, null));
         return value;
@@ -72,18 +72,6 @@ export class AuditService {
       this.publish(failed);
       throw error;
     }
-  }
-
-  /**
-   * better-sqlite3 is one connection: two interleaved transactions would nest and fail, so on
-   * SQLite transactions take turns. PostgreSQL has a pool and runs them side by side.
-   */
-  private queue: Promise<unknown> = Promise.resolve();
-  private transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    if (this.db.options.type !== 'better-sqlite3') return this.db.transaction(work);
-    const run = this.queue.then(() => this.db.transaction(work));
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   private eventOf(caller: Caller, action: string, draft: AuditDraft, outcome: AuditOutcome, errorCode: string | null) {

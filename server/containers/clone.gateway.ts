@@ -57,7 +57,7 @@ export class LxdCloneGateway implements CloneNodes {
       // LXD resets the volatile keys of a copy itself (new volatile.uuid and cloud-init instance-id).
       await from.operation('POST', lxdPath`/1.0/instances`, {
         project,
-        body: { name: cloneName, type: 'container', devices: renumbered, source: { type: 'copy', source: sourceName, instance_only: true } },
+        body: { name: cloneName, type: 'container', ...(Object.keys(renumbered).length ? { devices: renumbered } : {}), source: { type: 'copy', source: sourceName, instance_only: true } },
         waitMs: deadlineMs,
       });
       if (!(await getInstance(from, project, cloneName))) throw new LxdError(`instance ${cloneName} is missing after the copy`, { status: 500, lxdCode: 0 });
