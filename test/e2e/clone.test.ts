@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Caller, codeOf, type GqlResponse } from '../support/client';
 import { unique } from '../support/factories';
-import { corralInstances, eventually, lxc, type LabNode } from '../support/lab';
+import { corralInstances, type LabNode, lxc, settledContainer } from '../support/lab';
 import { startLabCorral, type LabCorral } from '../support/lab-corral';
 
 const CONTAINER = `id name status cpu memoryBytes diskBytes operation { id action state progress step errorCode errorMessage }`;
@@ -26,15 +26,7 @@ describe('clone on real LXD nodes', () => {
   after(() => lab?.stop());
 
   const read = async (id: string) => (await admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} node { name } } }`, { id })).container;
-  /** Waits for the container's newest operation to finish and returns the container. */
-  const settled = async (res: GqlResponse, ms = 180_000) => {
-    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
-    const first = Object.values(res.data as Record<string, any>)[0];
-    return eventually(`operation ${first.operation.action} to finish`, async () => {
-      const c = await read(first.id);
-      return c.operation.id === first.operation.id && ['SUCCEEDED', 'FAILED'].includes(c.operation.state) ? c : null;
-    }, ms);
-  };
+  const settled = (res: GqlResponse, ms = 180_000) => settledContainer(read, res, ms);
   const sh = (node: LabNode, name: string, script: string) => lxc(node, 'exec', '--project', lxdProject, name, '--', 'sh', '-c', script);
   const statusOn = async (node: LabNode, name: string) => (await corralInstances(node)).get(`${lxdProject}/${name}`) ?? null;
   const instanceOn = async (node: LabNode, name: string) => JSON.parse(await lxc(node, 'query', `/1.0/instances/${name}?project=${lxdProject}`));

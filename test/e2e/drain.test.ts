@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Caller, GqlResponse } from '../support/client';
 import { unique } from '../support/factories';
-import { corralInstances, eventually, lxc, type LabNode } from '../support/lab';
+import { corralInstances, eventually, type LabNode, lxc, settledContainer } from '../support/lab';
 import { startLabCorral, type LabCorral } from '../support/lab-corral';
 
 const TENANT_VIEW = `id name status operation { id action state errorCode errorMessage }`;
@@ -27,14 +27,7 @@ describe('node drain on real LXD nodes', () => {
 
   const read = async (id: string) => (await admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} } }`, { id })).container;
   const readNode = async (id: string) => (await admin.ok(`query($id: ID!) { node(id: $id) { ${NODE} } }`, { id })).node;
-  const settled = async (res: GqlResponse, ms = 120_000) => {
-    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
-    const first = Object.values(res.data as Record<string, any>)[0];
-    return eventually(`operation ${first.operation.action} to finish`, async () => {
-      const c = await read(first.id);
-      return c.operation.id === first.operation.id && ['SUCCEEDED', 'FAILED'].includes(c.operation.state) ? c : null;
-    }, ms);
-  };
+  const settled = (res: GqlResponse, ms = 120_000) => settledContainer(read, res, ms);
   /** A container of the customer's project on the named lab node (placed by the provider admin). */
   const createOn = async (node: LabNode) => {
     const name = unique('drn');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Caller, codeOf, type GqlResponse } from '../support/client';
 import { unique } from '../support/factories';
-import { corralInstances, eventually, lxc, type LabNode } from '../support/lab';
+import { corralInstances, eventually, type LabNode, lxc, settledContainer } from '../support/lab';
 import { startLabCorral, type LabCorral } from '../support/lab-corral';
 
 const CONTAINER = `id name status operation { id action state progress step errorCode errorMessage }`;
@@ -35,14 +35,7 @@ describe('image from a container on real LXD nodes', () => {
   });
 
   const read = async (id: string) => (await admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} node { name } } }`, { id })).container;
-  const settled = async (res: GqlResponse, ms = 180_000) => {
-    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
-    const first = Object.values(res.data as Record<string, any>)[0];
-    return eventually(`operation ${first.operation.action} to finish`, async () => {
-      const c = await read(first.id);
-      return c.operation.id === first.operation.id && ['SUCCEEDED', 'FAILED'].includes(c.operation.state) ? c : null;
-    }, ms);
-  };
+  const settled = (res: GqlResponse, ms = 180_000) => settledContainer(read, res, ms);
   const finished = (id: string, ms = 300_000) =>
     eventually(`operation ${id} to finish`, async () => {
       const op = (await admin.ok(`query($id: ID!) { operation(id: $id) { ${OPERATION} } }`, { id })).operation;

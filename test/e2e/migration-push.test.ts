@@ -5,7 +5,7 @@ import type { LxdGateway } from '../../server/nodes/lxd-gateway';
 import { Node } from '../../server/nodes/node.entity';
 import type { Caller, GqlResponse } from '../support/client';
 import { unique } from '../support/factories';
-import { corralInstances, eventually, lxc, type LabNode } from '../support/lab';
+import { corralInstances, type LabNode, lxc, settledContainer } from '../support/lab';
 import { startLabCorral, type LabCorral } from '../support/lab-corral';
 
 const TENANT_VIEW = `id name status operation { id action state progress step errorCode errorMessage }`;
@@ -26,14 +26,7 @@ describe('push-mode migration on real LXD nodes', () => {
   after(() => lab?.stop());
 
   const read = async (id: string) => (await admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} } }`, { id })).container;
-  const settled = async (res: GqlResponse, ms = 120_000) => {
-    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
-    const first = Object.values(res.data as Record<string, any>)[0];
-    return eventually(`operation ${first.operation.action} to finish`, async () => {
-      const c = await read(first.id);
-      return c.operation.id === first.operation.id && ['SUCCEEDED', 'FAILED'].includes(c.operation.state) ? c : null;
-    }, ms);
-  };
+  const settled = (res: GqlResponse, ms = 120_000) => settledContainer(read, res, ms);
   const sh = (node: LabNode, name: string, script: string) => lxc(node, 'exec', '--project', lxdProject, name, '--', 'sh', '-c', script);
   const statusOn = async (node: LabNode, name: string) => (await corralInstances(node)).get(`${lxdProject}/${name}`) ?? null;
 

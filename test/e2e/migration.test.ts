@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Caller, codeOf, type GqlResponse } from '../support/client';
 import { unique } from '../support/factories';
-import { corralInstances, eventually, lxc, type LabNode } from '../support/lab';
+import { corralInstances, type LabNode, lxc, settledContainer } from '../support/lab';
 import { startLabCorral, type LabCorral } from '../support/lab-corral';
 
 const CONTAINER = `id name status operation { id action state progress step errorCode errorMessage }`;
@@ -30,15 +30,7 @@ describe('cold migration on real LXD nodes', () => {
   after(() => lab?.stop());
 
   const read = async (id: string) => (await admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} node { name } } }`, { id })).container;
-  /** Waits for the container's newest operation to finish and returns the container. */
-  const settled = async (res: GqlResponse, ms = 120_000) => {
-    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
-    const first = Object.values(res.data as Record<string, any>)[0];
-    return eventually(`operation ${first.operation.action} to finish`, async () => {
-      const c = await read(first.id);
-      return c.operation.id === first.operation.id && ['SUCCEEDED', 'FAILED'].includes(c.operation.state) ? c : null;
-    }, ms);
-  };
+  const settled = (res: GqlResponse, ms = 120_000) => settledContainer(read, res, ms);
   const createRunning = async () => {
     const name = unique('mig');
     const res = await owner.gql(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { ${CONTAINER} } }`, { i: { projectId, name, imageId, cpu: 1, memoryMiB: 64, diskMiB: 256 } });

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Caller, codeOf, type GqlResponse } from '../support/client';
 import { unique } from '../support/factories';
-import { corralInstances, eventually, lxc, type LabNode } from '../support/lab';
+import { corralInstances, eventually, type LabNode, lxc, settledContainer } from '../support/lab';
 import { startLabCorral, type LabCorral } from '../support/lab-corral';
 
 const run = promisify(execFile);
@@ -45,15 +45,7 @@ describe('network interfaces on real LXD nodes', () => {
   });
 
   const read = async (id: string) => (await admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} } }`, { id })).container;
-  /** Waits for the container's newest operation to finish and returns the container. */
-  const settled = async (res: GqlResponse) => {
-    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
-    const first = Object.values(res.data as Record<string, any>)[0];
-    return eventually(`operation ${first.operation.action} to finish`, async () => {
-      const c = await read(first.id);
-      return c.operation.id === first.operation.id && ['SUCCEEDED', 'FAILED'].includes(c.operation.state) ? c : null;
-    }, 60_000);
-  };
+  const settled = (res: GqlResponse) => settledContainer(read, res, 60_000);
   const createRunning = async (as: Caller = owner, nodeId?: string) => {
     const name = unique('nic');
     const res = await as.gql(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { ${CONTAINER} } }`, { i: { projectId, name, imageId, cpu: 1, memoryMiB: 64, diskMiB: 256, ...(nodeId ? { nodeId } : {}) } });

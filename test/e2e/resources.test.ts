@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Caller, codeOf, type GqlResponse } from '../support/client';
 import { unique } from '../support/factories';
-import { corralInstances, eventually, lxc, type LabNode } from '../support/lab';
+import { corralInstances, eventually, type LabNode, lxc, settledContainer } from '../support/lab';
 import { type TestServer } from '../support/server';
 import { startLabCorral, type LabCorral } from '../support/lab-corral';
 
@@ -31,15 +31,7 @@ describe('live resources on real LXD nodes', () => {
   after(() => lab?.stop());
 
   const read = async (id: string) => (await owner.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} } }`, { id })).container;
-  /** Waits for the container's newest operation to finish and returns the container. */
-  const settled = async (res: GqlResponse) => {
-    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
-    const first = Object.values(res.data as Record<string, any>)[0];
-    return eventually(`operation ${first.operation.action} to finish`, async () => {
-      const c = await read(first.id);
-      return c.operation.id === first.operation.id && ['SUCCEEDED', 'FAILED'].includes(c.operation.state) ? c : null;
-    }, 60_000);
-  };
+  const settled = (res: GqlResponse) => settledContainer(read, res, 60_000);
   const createRunning = async (diskMiB = 256, cpu = 2) => {
     const name = unique('res');
     const res = await owner.gql(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { ${CONTAINER} } }`, { i: { projectId, name, imageId, cpu, memoryMiB: 128, diskMiB } });

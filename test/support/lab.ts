@@ -46,3 +46,17 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Waits until the operation a container mutation started has finished and returns the container
+ * as `read` gives it (its fields must include `id` and `operation { id action state }`). `res` is
+ * the mutation's answer, whose first field is the container; an error in it fails at once.
+ */
+export async function settledContainer(read: (id: string) => Promise<any>, res: { data?: unknown; errors?: unknown }, ms = 120_000): Promise<any> {
+  if (res.errors !== undefined) throw new Error(`the mutation failed: ${JSON.stringify(res.errors)}`);
+  const first = Object.values(res.data as Record<string, any>)[0];
+  return eventually(`operation ${first.operation.action} to finish`, async () => {
+    const c = await read(first.id);
+    return c.operation.id === first.operation.id && ['SUCCEEDED', 'FAILED'].includes(c.operation.state) ? c : null;
+  }, ms);
+}
