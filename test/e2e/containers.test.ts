@@ -124,6 +124,33 @@ describe('containers on real LXD nodes', () => {
     void history;
   });
 
+  test('starting a running container and stopping a stopped one are no-ops: the operation succeeds and the node is left as it was', async () => {
+    const res = await create('noop-1');
+    const id = res.data.createContainer.id;
+    await until(id, 'RUNNING');
+    const { node } = (await whereIs('noop-1'))!;
+    const pid = async () => JSON.parse(await lxc(node, 'query', `/1.0/instances/noop-1/state?project=${lxdProject}`)).pid as number;
+    const before = await pid();
+    const settle = async (mutation: string) => {
+      const op = (await owner.ok(`mutation($id: ID!) { ${mutation}(id: $id) { operation { id } } }`, { id }))[mutation].operation.id;
+      return eventually(`${mutation} to finish`, async () => {
+        const o = (await owner.ok(`query($id: ID!) { operation(id: $id) { state errorCode } }`, { id: op })).operation;
+        return o.state === 'SUCCEEDED' || o.state === 'FAILED' ? o : null;
+      });
+    };
+    assert.deepEqual(await settle('startContainer'), { state: 'SUCCEEDED', errorCode: null });
+    assert.equal((await read(id)).status, 'RUNNING');
+    assert.equal(await pid(), before, 'the running container was not restarted');
+
+    await owner.ok(`mutation($id: ID!) { stopContainer(id: $id, force: true) { status } }`, { id });
+    await until(id, 'STOPPED');
+    assert.deepEqual(await settle('stopContainer'), { state: 'SUCCEEDED', errorCode: null });
+    assert.equal((await read(id)).status, 'STOPPED');
+    assert.equal((await whereIs('noop-1'))?.status, 'Stopped');
+    await owner.ok(`mutation($id: ID!) { deleteContainer(id: $id) { status } }`, { id });
+    await eventually('the container to be gone', async () => (await whereIs('noop-1')) === null);
+  });
+
   test('an idempotency key replays the first result and refuses other input', async () => {
     const key = unique('key');
     const first = await create('idem-1', {}, key);
