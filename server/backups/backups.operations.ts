@@ -12,28 +12,21 @@ import { lxdProjectOf, type NodeGateway } from '../nodes/node-gateway';
 import { Node } from '../nodes/node.entity';
 import type { Operation } from '../operations/operation.entity';
 import type { OperationHandler, Step } from '../operations/runner';
+import type { BackupArchive } from './backup-archive';
 import { BackupSchedule } from './backup-schedule.entity';
-import { BackupState, ContainerBackup } from './backup.entity';
+import { BackupLocation, BackupState, ContainerBackup } from './backup.entity';
 import type { BackupNodes } from './backups.gateway';
 import { BACKUP_CREATE, BACKUP_DELETE, BACKUP_RESTORE, BACKUP_RESTORE_AS_NEW, markMissing } from './backups.service';
+import { nodeFailure } from '../operations/node-failure';
 
 /** Deadline for LXD's backup, import and refresh operations (they copy a whole root filesystem). */
 const DEADLINE_MS = 10 * 60_000;
-
-/** Wraps node failures as NODE_UNAVAILABLE or LXD_ERROR, keeping what LXD said; typed errors pass. */
-function nodeFailure(error: unknown, what: string): CorralError {
-  if (error instanceof CorralError) return error;
-  const e = error as { name?: string; message?: string; status?: number };
-  if (e?.name === 'LxdUnavailableError') return new CorralError(ErrorCode.NODE_UNAVAILABLE, `the node did not answer while ${what}: ${e.message}`);
-  if (e?.name === 'LxdOperationTimeoutError') return new CorralError(ErrorCode.LXD_ERROR, `${what} did not finish in time: ${e.message}`);
-  return new CorralError(ErrorCode.LXD_ERROR, `LXD refused ${what}: ${e?.message ?? String(error)}`, e?.status ? { lxdStatus: e.status } : {});
-}
 
 /** The temporary instance a restore in place imports into: derived from the operation, so a recovery finds it again. */
 export const restoreTempName = (operationId: string) => `corral-restore-${operationId.replaceAll('-', '').slice(-12)}`;
 
 /** The handlers of backup operations. */
-export function backupHandlers(db: DataSource, gateway: NodeGateway, nodes: BackupNodes, log: Logger): Record<string, OperationHandler> {
+export function backupHandlers(db: DataSource, gateway: NodeGateway, nodes: BackupNodes, archive: BackupArchive, log: Logger): Record<string, OperationHandler> {
   async function backupOf(id: unknown): Promise<ContainerBackup> {
     const backup = typeof id === 'string' ? await db.manager.findOneBy(ContainerBackup, { id }) : null;
     if (!backup) throw new CorralError(ErrorCode.NOT_FOUND, 'the backup is gone');
@@ -47,8 +40,16 @@ export function backupHandlers(db: DataSource, gateway: NodeGateway, nodes: Back
     return { container, node, pool: cluster.storagePool, project: lxdProjectOf(container.projectId) };
   }
 
-  /** Streams the backup from its node into a temporary file (LXD-NOTES section 6: export, then a chunked import). */
+  /**
+   * Streams the backup from its node into a temporary file (LXD-NOTES section 6: export, then a
+   * chunked import). An archived one is imported from its archive file as it is, once its SHA-256
+   * is checked (a missing or damaged file marks it MISSING).
+   */
   async function exportToFile(backup: ContainerBackup, project: string): Promise<{ file: string; done(): void }> {
+    if (backup.location === BackupLocation.ARCHIVE) {
+      if (!(await archive.intact(backup.id, backup.sha256))) throw await markMissing(db, backup);
+      return { file: archive.pathOf(backup.id), done: () => undefined };
+    }
     const node = await db.manager.findOneByOrFail(Node, { id: backup.nodeId });
     const stream = await nodes.exportBackup(node, project, backup.instanceName, backup.lxdName);
     if (!stream) throw await markMissing(db, backup);
@@ -80,6 +81,11 @@ export function backupHandlers(db: DataSource, gateway: NodeGateway, nodes: Back
     const old = rows.filter((b) => !kept.has(b.id));
     if (old.length) await step.progress(90, `deleting ${old.length} old scheduled backup(s)`);
     for (const backup of old) {
+      if (backup.location === BackupLocation.ARCHIVE) {
+        await archive.remove(backup.id);
+        await db.manager.delete(ContainerBackup, { id: backup.id });
+        continue;
+      }
       const node = await db.manager.findOneBy(Node, { id: backup.nodeId });
       const container = await db.manager.findOneBy(Container, { id: backup.containerId });
       if (node && container && backup.state === BackupState.READY) await nodes.deleteBackup(node, lxdProjectOf(container.projectId), backup.instanceName, backup.lxdName);
@@ -130,9 +136,15 @@ export function backupHandlers(db: DataSource, gateway: NodeGateway, nodes: Back
     async run(operation: Operation, step: Step) {
       const backup = await db.manager.findOneBy(ContainerBackup, { id: String(operation.input.id) });
       if (!backup) return;
+      await step.progress(30, 'deleting the backup');
+      if (backup.location === BackupLocation.ARCHIVE) {
+        // The file first: a crash in between leaves the row, and the next attempt finds no file to remove.
+        await archive.remove(backup.id);
+        await db.manager.delete(ContainerBackup, { id: backup.id });
+        return;
+      }
       const container = await db.manager.findOneBy(Container, { id: backup.containerId });
       const node = await db.manager.findOneByOrFail(Node, { id: backup.nodeId });
-      await step.progress(30, 'deleting the backup');
       try {
         if (container) await nodes.deleteBackup(node, lxdProjectOf(container.projectId), backup.instanceName, backup.lxdName);
       } catch (error) {
@@ -174,7 +186,7 @@ export function backupHandlers(db: DataSource, gateway: NodeGateway, nodes: Back
         if (status === null) throw new CorralError(ErrorCode.CONFLICT, `the instance is missing on node ${node.name}`);
         if (status !== 'Stopped') throw new CorralError(ErrorCode.CONTAINER_RUNNING, `the container is ${status.toLowerCase()} on its node: stop it first`);
         what = 'exporting the backup';
-        await step.progress(10, 'exporting the backup from its node');
+        await step.progress(10, backup.location === BackupLocation.ARCHIVE ? 'checking the archived backup' : 'exporting the backup from its node');
         const exported = await exportToFile(backup, project);
         try {
           what = 'importing the backup';
@@ -222,7 +234,7 @@ export function backupHandlers(db: DataSource, gateway: NodeGateway, nodes: Back
         await step.progress(10, 'preparing the project on the node');
         await gateway.ensureProject(node, project, pool);
         what = 'exporting the backup';
-        await step.progress(20, 'exporting the backup from its node');
+        await step.progress(20, backup.location === BackupLocation.ARCHIVE ? 'checking the archived backup' : 'exporting the backup from its node');
         const exported = await exportToFile(backup, project);
         try {
           what = 'importing the backup';

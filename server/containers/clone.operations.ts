@@ -13,18 +13,10 @@ import { CLONE } from './clone.service';
 import { Container, ContainerStatus } from './container.entity';
 import { ContainerNic } from './nic.entity';
 import { hwaddrOf, prepareNicNetworks } from './nics.operations';
+import { nodeFailure } from '../operations/node-failure';
 
 /** Deadline for the copy of the root filesystem. */
 const COPY_DEADLINE_MS = 10 * 60_000;
-
-/** Wraps node failures as NODE_UNAVAILABLE or LXD_ERROR, keeping what LXD said; typed errors pass. */
-function nodeFailure(error: unknown, what: string): CorralError {
-  if (error instanceof CorralError) return error;
-  const e = error as { name?: string; message?: string; status?: number };
-  if (e?.name === 'LxdUnavailableError') return new CorralError(ErrorCode.NODE_UNAVAILABLE, `a node did not answer while ${what}: ${e.message}`);
-  if (e?.name === 'LxdOperationTimeoutError') return new CorralError(ErrorCode.LXD_ERROR, `${what} did not finish in time: ${e.message}`);
-  return new CorralError(ErrorCode.LXD_ERROR, `LXD refused ${what}: ${e?.message ?? String(error)}`, e?.status ? { lxdStatus: e.status } : {});
-}
 
 /**
  * The handler of clones. The clone's row exists from the start (CREATING); the instance is

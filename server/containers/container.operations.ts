@@ -8,6 +8,9 @@ import { Node } from '../nodes/node.entity';
 import type { Operation } from '../operations/operation.entity';
 import type { OperationHandler, Step } from '../operations/runner';
 import { Container, ContainerStatus } from './container.entity';
+import type { BackupArchive } from '../backups/backup-archive';
+import { BackupLocation, ContainerBackup } from '../backups/backup.entity';
+import { nodeFailure } from '../operations/node-failure';
 
 /** LXD's instance status in Corral's words. */
 export function statusFromLxd(status: string | null): ContainerStatus {
@@ -24,16 +27,8 @@ export function statusFromLxd(status: string | null): ContainerStatus {
   }
 }
 
-/** Wraps node failures as NODE_UNAVAILABLE or LXD_ERROR, keeping what LXD said. */
-function nodeFailure(error: unknown): CorralError {
-  if (error instanceof CorralError) return error;
-  const e = error as { name?: string; message?: string; status?: number };
-  if (e?.name === 'LxdUnavailableError') return new CorralError(ErrorCode.NODE_UNAVAILABLE, `the node did not answer: ${e.message}`);
-  return new CorralError(ErrorCode.LXD_ERROR, `LXD refused: ${e?.message ?? String(error)}`, e?.status ? { lxdStatus: e.status } : {});
-}
-
 /** The handlers that carry out container operations on nodes. */
-export function containerHandlers(db: DataSource, gateway: NodeGateway, log: Logger): Record<string, OperationHandler> {
+export function containerHandlers(db: DataSource, gateway: NodeGateway, log: Logger, archive: Pick<BackupArchive, 'remove'>): Record<string, OperationHandler> {
   async function load(operation: Operation) {
     const container = await db.manager.findOneBy(Container, { id: operation.containerId! });
     if (!container) throw new CorralError(ErrorCode.NOT_FOUND, 'the container is gone');
@@ -125,6 +120,8 @@ export function containerHandlers(db: DataSource, gateway: NodeGateway, log: Log
       } catch (error) {
         throw nodeFailure(error);
       }
+      // LXD deleted the backups it kept with the instance; the archived ones go with the container too (files before rows).
+      for (const backup of await db.manager.findBy(ContainerBackup, { containerId: container.id, location: BackupLocation.ARCHIVE })) await archive.remove(backup.id);
       await db.manager.delete(Container, { id: container.id });
     },
     recover: (operation, step) => remove.run(operation, step),

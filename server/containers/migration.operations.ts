@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { CorralError, ErrorCode } from '../app/errors';
+import type { BackupCarrier } from '../backups/backup-carry';
 import type { Logger } from '../app/logger';
 import { Cluster } from '../clusters/cluster.entity';
 import { Image } from '../images/image.entity';
@@ -13,25 +14,19 @@ import type { MigrationNodes } from './migration.gateway';
 import { MigrationMode } from './migration-mode';
 import { MIGRATE } from './migration.service';
 import { prepareNicNetworks } from './nics.operations';
+import { nodeFailure } from '../operations/node-failure';
 
 /** Deadline for the two migration operations (copying the root filesystem). */
 const MOVE_DEADLINE_MS = 10 * 60_000;
 
-/** Wraps node failures as NODE_UNAVAILABLE or LXD_ERROR, keeping what LXD said; typed errors pass. */
-function nodeFailure(error: unknown, what: string): CorralError {
-  if (error instanceof CorralError) return error;
-  const e = error as { name?: string; message?: string; status?: number };
-  if (e?.name === 'LxdUnavailableError') return new CorralError(ErrorCode.NODE_UNAVAILABLE, `a node did not answer while ${what}: ${e.message}`);
-  if (e?.name === 'LxdOperationTimeoutError') return new CorralError(ErrorCode.LXD_ERROR, `${what} did not finish in time: ${e.message}`);
-  return new CorralError(ErrorCode.LXD_ERROR, `LXD refused ${what}: ${e?.message ?? String(error)}`, e?.status ? { lxdStatus: e.status } : {});
-}
-
 /**
  * The handler of cold migrations. The row follows the instance: it points at the target only
  * once the instance is verified there, and after any failure it points wherever the instance
- * actually is (never a row without its instance).
+ * actually is (never a row without its instance). Before the row moves, `carryBackups` archives
+ * the container's backups kept on the source (they would go with the source's instance); if that
+ * fails, the migration fails and goes back to the source like any other failure.
  */
-export function migrationHandlers(db: DataSource, gateway: NodeGateway, nodes: MigrationNodes, log: Logger): Record<string, OperationHandler> {
+export function migrationHandlers(db: DataSource, gateway: NodeGateway, nodes: MigrationNodes, log: Logger, carryBackups: BackupCarrier): Record<string, OperationHandler> {
   async function load(operation: Operation) {
     const container = await db.manager.findOneBy(Container, { id: operation.containerId! });
     if (!container) throw new CorralError(ErrorCode.NOT_FOUND, 'the container is gone');
@@ -117,6 +112,10 @@ export function migrationHandlers(db: DataSource, gateway: NodeGateway, nodes: M
         if ((await gateway.instanceStatus(target, project, container.name)) === null) {
           throw new CorralError(ErrorCode.LXD_ERROR, `the container is missing on node ${target.name} after the move`);
         }
+        // Deleting the source deletes its backups: every one is archived first, while the row still
+        // points at the source (a crash here is recovered by migrating again; archived ones stay archived).
+        what = "archiving the container's backups";
+        await carryBackups(container, source, step, 82);
         // The row follows the verified copy first, so that the source's delete event concerns no row.
         await db.manager.update(Container, { id: container.id }, { nodeId: target.id });
 

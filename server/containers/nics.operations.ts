@@ -11,14 +11,7 @@ import { Container } from './container.entity';
 import { ContainerNic, NicKind } from './nic.entity';
 import { nicsGatewayFor, projectBridge, type NicsGateway } from './nics.gateway';
 import { ADD_NIC, REMOVE_NIC } from './nics.service';
-
-/** Wraps node failures as NODE_UNAVAILABLE or LXD_ERROR, keeping what LXD said; typed errors pass. */
-function nodeFailure(error: unknown, what: string): CorralError {
-  if (error instanceof CorralError) return error;
-  const e = error as { name?: string; message?: string; status?: number };
-  if (e?.name === 'LxdUnavailableError') return new CorralError(ErrorCode.NODE_UNAVAILABLE, `the node did not answer: ${e.message}`);
-  return new CorralError(ErrorCode.LXD_ERROR, `LXD refused ${what}: ${e?.message ?? String(error)}`, e?.status ? { lxdStatus: e.status } : {});
-}
+import { nodeFailure } from '../operations/node-failure';
 
 /**
  * The MAC address of the NIC an operation adds: LXD's prefix (00:16:3e) and three bytes from the

@@ -8,16 +8,9 @@ import type { OperationHandler, Step } from '../operations/runner';
 import { Container } from './container.entity';
 import { parseSize, type ResourcesGateway } from './resources.gateway';
 import { checkShrink } from './resources.service';
+import { nodeFailure } from '../operations/node-failure';
 
 const MiB = 1024 * 1024;
-
-/** Wraps node failures as NODE_UNAVAILABLE or LXD_ERROR, keeping what LXD said. */
-function nodeFailure(error: unknown, what: string): CorralError {
-  if (error instanceof CorralError) return error;
-  const e = error as { name?: string; message?: string; status?: number };
-  if (e?.name === 'LxdUnavailableError') return new CorralError(ErrorCode.NODE_UNAVAILABLE, `the node did not answer: ${e.message}`);
-  return new CorralError(ErrorCode.LXD_ERROR, `LXD refused ${what}: ${e?.message ?? String(error)}`, e?.status ? { lxdStatus: e.status } : {});
-}
 
 /** The LXD config keys for a resources change (see UpdateContainerResourcesInput). */
 export function limitsConfig(input: Record<string, unknown>): Record<string, string> {

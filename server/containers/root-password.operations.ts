@@ -8,14 +8,13 @@ import type { OperationHandler, Step } from '../operations/runner';
 import { Container } from './container.entity';
 import type { RootPasswordNodes } from './root-password.gateway';
 import { SET_ROOT_PASSWORD } from './root-password.service';
+import { nodeFailure } from '../operations/node-failure';
 
-/** Wraps node failures as NODE_UNAVAILABLE or LXD_ERROR, keeping what LXD said; typed errors pass. */
-function nodeFailure(error: unknown): CorralError {
-  if (error instanceof CorralError) return error;
-  const e = error as { name?: string; message?: string; status?: number };
-  if (e?.name === 'LxdUnavailableError') return new CorralError(ErrorCode.NODE_UNAVAILABLE, `the node did not answer: ${e.message}`);
+/** A timed-out chpasswd says what that means for the password; everything else as any operation. */
+function passwordFailure(error: unknown): CorralError {
+  const e = error as { name?: string };
   if (e?.name === 'LxdOperationTimeoutError') return new CorralError(ErrorCode.LXD_ERROR, 'chpasswd did not finish in time; the password may or may not have changed');
-  return new CorralError(ErrorCode.LXD_ERROR, `LXD refused: ${e?.message ?? String(error)}`, e?.status ? { lxdStatus: e.status } : {});
+  return nodeFailure(error);
 }
 
 /** The handler that sets a root password: `chpasswd -e` with the stored hash, in the running container. */
@@ -31,7 +30,7 @@ export function rootPasswordHandlers(db: DataSource, nodes: RootPasswordNodes, l
       try {
         await nodes.setRootPasswordHash(node, lxdProjectOf(container.projectId), container.name, hash);
       } catch (error) {
-        const failure = nodeFailure(error);
+        const failure = passwordFailure(error);
         if (failure.code === ErrorCode.LXD_ERROR) log.warn({ operation: operation.id, container: container.id, err: failure.message }, 'setting a root password failed');
         throw failure;
       }

@@ -14,6 +14,7 @@ import type { OperationHandler, Step } from '../operations/runner';
 import { Image } from './image.entity';
 import type { ImagePublishNodes } from './image-from-container.gateway';
 import { CREATE_IMAGE } from './image-from-container.service';
+import { nodeFailure } from '../operations/node-failure';
 
 /** Deadline for each of publishing (snapshot, pack, compress) and exporting. */
 const DEADLINE_MS = 10 * 60_000;
@@ -22,15 +23,6 @@ async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
   return hash.digest('hex');
-}
-
-/** Wraps node failures as NODE_UNAVAILABLE or LXD_ERROR, keeping what LXD said; typed errors pass. */
-function nodeFailure(error: unknown, what: string): CorralError {
-  if (error instanceof CorralError) return error;
-  const e = error as { name?: string; message?: string; status?: number };
-  if (e?.name === 'LxdUnavailableError') return new CorralError(ErrorCode.NODE_UNAVAILABLE, `the node did not answer while ${what}: ${e.message}`);
-  if (e?.name === 'LxdOperationTimeoutError') return new CorralError(ErrorCode.LXD_ERROR, `${what} did not finish in time: ${e.message}`);
-  return new CorralError(ErrorCode.LXD_ERROR, `LXD refused ${what}: ${e?.message ?? String(error)}`, e?.status ? { lxdStatus: e.status } : {});
 }
 
 /**
