@@ -17,6 +17,11 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   CORRAL_DATA_DIR: z.string().min(1).default('./data'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  CORRAL_REDIS_PREFIX: z.string().min(1).max(100).default('corral:'),
   CORRAL_ADMIN_EMAIL: z.email().default('admin@corral.local'),
   CORRAL_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   CORRAL_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(60),
@@ -35,6 +40,12 @@ const schema = z.object({
   CORRAL_OPERATION_LEASE_SECONDS: z.coerce.number().int().min(3).max(3600).default(15),
   CORRAL_SCHEDULE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   CORRAL_BACKUP_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(30 * 24 * 3600).default(3600),
+  CORRAL_BACKUP_ARCHIVE_DIR: z.string().min(1).optional(),
+  CORRAL_CONSOLE_IDLE_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(900),
+  CORRAL_CONSOLE_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  CORRAL_METRICS_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  CORRAL_METRICS_RAW_HOURS: z.coerce.number().int().min(1).max(168).default(1),
+  CORRAL_METRICS_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -46,6 +57,8 @@ export interface Config {
   port: number;
   host: string;
   database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+  /** Set with REDIS_URL: pubsub and login limits go through Redis so that several replicas share them. */
+  redis: { url: string; prefix: string } | null;
   dataDir: string;
   admin: { email: string; password?: string };
   session: { idleMs: number; absoluteMs: number };
@@ -56,8 +69,19 @@ export interface Config {
   imageDir: string;
   licencePublicKey: string;
   workers: { reconcileMs: number; healthMs: number; leaseMs: number };
-  /** Backup schedules: how often the scheduler looks for due schedules, and the shortest interval a schedule may have. */
-  backups: { scheduleMs: number; minIntervalSeconds: number };
+  /** Metrics sampling interval, how long raw samples are kept, and how long 5-minute averages are kept. */
+  metrics: { sampleMs: number; rawMs: number; keepMs: number };
+  /**
+   * Backup schedules: how often the scheduler looks for due schedules, and the shortest interval a
+   * schedule may have; `archiveDir` is Corral's own backup archive (backups carried off a node by a
+   * migration or drain live there).
+   */
+  backups: { scheduleMs: number; minIntervalSeconds: number; archiveDir: string };
+  /**
+   * The browser console: closed after `idleMs` without a byte either way; every `recheckMs` the
+   * browser is pinged and the caller's session or token checked again.
+   */
+  console: { idleMs: number; recheckMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -80,6 +104,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL }
       : { kind: 'sqlite', file: path.join(dataDir, 'corral.sqlite') },
+    redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.CORRAL_REDIS_PREFIX } : null,
     dataDir,
     admin: { email: e.CORRAL_ADMIN_EMAIL.toLowerCase(), password: e.CORRAL_ADMIN_PASSWORD },
     session: { idleMs: e.CORRAL_SESSION_IDLE_MINUTES * 60_000, absoluteMs: e.CORRAL_SESSION_ABSOLUTE_HOURS * 3_600_000 },
@@ -98,6 +123,16 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       healthMs: e.CORRAL_HEALTH_SECONDS * 1000,
       leaseMs: e.CORRAL_OPERATION_LEASE_SECONDS * 1000,
     },
-    backups: { scheduleMs: e.CORRAL_SCHEDULE_SECONDS * 1000, minIntervalSeconds: e.CORRAL_BACKUP_MIN_INTERVAL_SECONDS },
+    metrics: {
+      sampleMs: e.CORRAL_METRICS_SECONDS * 1000,
+      rawMs: e.CORRAL_METRICS_RAW_HOURS * 3_600_000,
+      keepMs: e.CORRAL_METRICS_DAYS * 86_400_000,
+    },
+    backups: {
+      scheduleMs: e.CORRAL_SCHEDULE_SECONDS * 1000,
+      minIntervalSeconds: e.CORRAL_BACKUP_MIN_INTERVAL_SECONDS,
+      archiveDir: path.resolve(e.CORRAL_BACKUP_ARCHIVE_DIR ?? path.join(dataDir, 'backups')),
+    },
+    console: { idleMs: e.CORRAL_CONSOLE_IDLE_SECONDS * 1000, recheckMs: e.CORRAL_CONSOLE_RECHECK_SECONDS * 1000 },
   };
 }

@@ -43,4 +43,6 @@ export interface Context {
   services: Services;
   loaders: Loaders;
   http: HttpSession | null;
+  /** WebSocket only: authenticates the connection's credential again, for live subscriptions' per-event checks. */
+  reauthenticate?: () => Promise<Actor | null>;
 }

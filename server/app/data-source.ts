@@ -16,13 +16,14 @@ import { ContainerBackup } from '../backups/backup.entity';
 import { ContainerNic } from '../containers/nic.entity';
 import { Image } from '../images/image.entity';
 import { Licence } from '../licences/licence.entity';
+import { ContainerMetric } from '../metrics/container-metric.entity';
 import { LxdIdentity } from '../nodes/lxd-identity.entity';
 import { Node } from '../nodes/node.entity';
 import { Operation } from '../operations/operation.entity';
 import type { Config } from './config';
 import { takeTurnsOnSqlite } from './sqlite-turns';
 
-export const entities = [Account, User, Project, Session, ApiToken, AuditEvent, Cluster, Node, LxdIdentity, Image, Container, ContainerNic, Operation, Licence, ContainerBackup, BackupSchedule];
+export const entities = [Account, User, Project, Session, ApiToken, AuditEvent, Cluster, Node, LxdIdentity, Image, Container, ContainerNic, Operation, Licence, ContainerBackup, BackupSchedule, ContainerMetric];
 
 /**
  * The database: SQLite in the data directory by default, PostgreSQL with DATABASE_URL.

@@ -28,6 +28,8 @@ export const ErrorCode = {
   CONTAINER_RUNNING: 'CONTAINER_RUNNING',
   /** The backup is no longer on its node (deleted behind Corral's back, or lost with its node); the record is marked MISSING. */
   BACKUP_MISSING: 'BACKUP_MISSING',
+  /** Corral's backup archive (CORRAL_BACKUP_ARCHIVE_DIR) could not store a backup (disk full, no permission); what needed it (a migration) did not go ahead. */
+  BACKUP_ARCHIVE_FAILED: 'BACKUP_ARCHIVE_FAILED',
   INTERRUPTED: 'INTERRUPTED',
   LXD_ERROR: 'LXD_ERROR',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

@@ -1,5 +1,7 @@
-import { createPubSub } from '@graphql-yoga/subscription';
+import { createPubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
 import { AuditTopics, type AuditEventCreatedPayload } from '../audit/audit.topics';
+import { MetricsTopics, type ContainerMetricsPayload } from '../metrics/metrics.topics';
+import { LiveTopics, type ContainerChangedPayload, type NodeChangedPayload, type OperationProgressPayload } from '../live/live.topics';
 
 /**
  * One typed pubsub for the process. In-process by default; the live-updates work adds a Redis
@@ -7,7 +9,12 @@ import { AuditTopics, type AuditEventCreatedPayload } from '../audit/audit.topic
  */
 export type Topics = {
   [AuditTopics.created]: [AuditEventCreatedPayload];
+  [MetricsTopics.sampled]: [containerId: string, payload: ContainerMetricsPayload];
+  [LiveTopics.containerChanged]: [ContainerChangedPayload];
+  [LiveTopics.operationProgress]: [OperationProgressPayload];
+  [LiveTopics.nodeChanged]: [NodeChangedPayload];
 };
 
-export const createCorralPubSub = () => createPubSub<Topics>();
+/** In-process unless given an event target (the Redis one from ./redis when REDIS_URL is set). */
+export const createCorralPubSub = (eventTarget?: PubSubEventTarget<Topics>) => createPubSub<Topics>(eventTarget ? { eventTarget } : {});
 export type CorralPubSub = ReturnType<typeof createCorralPubSub>;

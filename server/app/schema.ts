@@ -18,6 +18,8 @@ import { ResourcesResolver } from '../containers/resources.resolver';
 import { ImageFromContainerResolver } from '../images/image-from-container.resolver';
 import { ImagesResolver } from '../images/images.resolver';
 import { LicencesResolver } from '../licences/licences.resolver';
+import { MetricsResolver } from '../metrics/metrics.resolver';
+import { LiveResolver } from '../live/live.resolver';
 import { DrainResolver } from '../nodes/drain.resolver';
 import { NodesResolver } from '../nodes/nodes.resolver';
 import { OperationsResolver } from '../operations/operations.resolver';
@@ -47,6 +49,8 @@ export const resolvers = [
   ImageFromContainerResolver,
   OperationsResolver,
   LicencesResolver,
+  MetricsResolver,
+  LiveResolver,
 ] as const;
 
 /**

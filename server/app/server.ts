@@ -20,12 +20,15 @@ import { limitRules, queryLimits } from './limits';
 import type { Logger } from './logger';
 import { loadPortal } from './portal';
 import { createCorralPubSub } from './pubsub';
+import { connectRedis, redisEventTarget } from './redis';
 import { buildCorralSchema } from './schema';
 import { createServices, type Services } from './services';
 import type { NodeGateway } from '../nodes/node-gateway';
 import { LxdGateway } from '../nodes/lxd-gateway';
 import { attachWebSocket } from './websocket';
 import { mountBackupDownload } from '../backups/backup-download';
+import { consoleNodesFor } from '../containers/console.gateway';
+import { attachConsole } from '../containers/console.socket';
 
 export interface RunningServer {
   url: string;
@@ -65,18 +68,21 @@ export interface ServerOptions {
 }
 
 export async function startServer(config: Config, log: Logger, options: ServerOptions = {}): Promise<RunningServer> {
+  // With REDIS_URL, Redis must answer before anything else starts (RedisUnavailableError otherwise).
+  const redis = config.redis ? await connectRedis(config.redis, log) : null;
   const db = createDataSource(config.database, options.queryLogger);
-  await db.initialize();
   try {
+    await db.initialize();
     await db.runMigrations({ transaction: 'all' });
     await ensureProviderAdmin(db, config, log);
   } catch (error) {
-    await db.destroy();
+    if (db.isInitialized) await db.destroy();
+    await redis?.close();
     throw error;
   }
-  const pubsub = createCorralPubSub();
+  const pubsub = createCorralPubSub(redis ? redisEventTarget(redis, log) : undefined);
   const gateway = options.gateway ?? new LxdGateway(db, log);
-  const services = createServices(db, config, pubsub, gateway, log);
+  const services = createServices(db, config, pubsub, gateway, log, redis);
   await services.images.syncFromDirectory();
   const schema = await buildCorralSchema(pubsub);
   const portal = config.portal ? await loadPortal(config.production) : null;
@@ -86,6 +92,13 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   app.set('trust proxy', config.trustProxy);
   const httpServer = http.createServer(app);
   const ws = attachWebSocket(httpServer, { schema, db, services, config, log });
+  const consoles = attachConsole({ services, consoleNodes: consoleNodesFor(gateway), idleMs: config.console.idleMs, recheckMs: config.console.recheckMs, log });
+  // WebSocket upgrades by path: GraphQL subscriptions and the browser console; anything else is refused.
+  httpServer.on('upgrade', (req, socket, head) => {
+    if (ws.handles(req)) ws.upgrade(req, socket, head);
+    else if (consoles.handles(req)) consoles.upgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
 
   const apollo = new ApolloServer<Context>({
     schema,
@@ -98,7 +111,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      { async serverWillStart() { return { drainServer: () => ws.close() }; } },
+      { async serverWillStart() { return { drainServer: async () => void (await Promise.all([ws.close(), consoles.close()])) }; } },
       logUnexpected(log),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
@@ -179,7 +192,8 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   services.runner.start();
   services.nodeWatch.start();
   services.backupScheduler.start();
-  log.info({ url, database: config.database.kind, portal: !!portal }, 'corral is listening');
+  services.metricsSampler.start();
+  log.info({ url, database: config.database.kind, pubsub: redis ? 'redis' : 'in-process', portal: !!portal }, 'corral is listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -190,11 +204,13 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       (closing ??= (async () => {
         services.nodeWatch.stop();
         await services.backupScheduler.stop();
+        await services.metricsSampler.stop();
         await apollo.stop();
         await services.runner.stop();
         await gateway.close();
         await portal?.close();
         if (db.isInitialized) await db.destroy();
+        await redis?.close();
       })()),
   };
 }

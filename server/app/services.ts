@@ -12,6 +12,9 @@ import { cloneHandlers } from '../containers/clone.operations';
 import { CloneService } from '../containers/clone.service';
 import { containerHandlers } from '../containers/container.operations';
 import { ContainersService } from '../containers/containers.service';
+import { ConsoleService } from '../containers/console.service';
+import { BackupArchive } from '../backups/backup-archive';
+import { backupCarrier } from '../backups/backup-carry';
 import { backupNodesFor } from '../backups/backups.gateway';
 import { backupHandlers } from '../backups/backups.operations';
 import { BackupScheduler } from '../backups/backup-scheduler';
@@ -33,6 +36,11 @@ import { imageFromContainerHandlers } from '../images/image-from-container.opera
 import { ImageFromContainerService } from '../images/image-from-container.service';
 import { ImagesService } from '../images/images.service';
 import { LicencesService } from '../licences/licences.service';
+import { metricsNodesFor } from '../metrics/metrics.gateway';
+import { MetricsSampler } from '../metrics/metrics.sampler';
+import { MetricsService } from '../metrics/metrics.service';
+import { LivePublisher } from '../live/live.publisher';
+import { LiveService } from '../live/live.service';
 import type { NodeGateway } from '../nodes/node-gateway';
 import { drainHandlers } from '../nodes/drain.operations';
 import { DrainService } from '../nodes/drain.service';
@@ -43,10 +51,13 @@ import { OperationRunner } from '../operations/runner';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import type { CorralPubSub } from './pubsub';
+import type { RedisLink } from './redis';
 
 /** Every service, built once per process and handed to resolvers through the context. */
-export function createServices(db: DataSource, config: Config, pubsub: CorralPubSub, gateway: NodeGateway, log: Logger) {
+export function createServices(db: DataSource, config: Config, pubsub: CorralPubSub, gateway: NodeGateway, log: Logger, redis: RedisLink | null = null) {
   const audit = new AuditService(db, pubsub);
+  const livePublisher = new LivePublisher(db, pubsub, log);
+  audit.live = livePublisher;
   const licences = new LicencesService(db, audit, config);
   const operations = new OperationsService(db);
   const nodes = new NodesService(db, audit, gateway, licences, log);
@@ -56,9 +67,12 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   const resources = new ResourcesService(audit, operations, nodes, resourcesGateway);
   const nicsGateway = nicsGatewayFor(gateway);
   const backupNodes = backupNodesFor(gateway);
-  const runner: OperationRunner = new OperationRunner(db, log, config.workers.leaseMs, { ...backupHandlers(db, gateway, backupNodes, log), ...containerHandlers(db, gateway, log), ...nicHandlers(db, nicsGateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log), ...migrationHandlers(db, gateway, migrationNodesFor(gateway), log), ...drainHandlers(db, drains, operations, (): OperationRunner => runner, log), ...cloneHandlers(db, gateway, cloneNodesFor(gateway), log), ...imageFromContainerHandlers(db, imagePublishNodesFor(gateway), config.imageDir, log) });
+  const backupArchive = new BackupArchive(config.backups.archiveDir);
+  const runner: OperationRunner = new OperationRunner(db, log, config.workers.leaseMs, { ...backupHandlers(db, gateway, backupNodes, backupArchive, log), ...containerHandlers(db, gateway, log, backupArchive), ...nicHandlers(db, nicsGateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log), ...migrationHandlers(db, gateway, migrationNodesFor(gateway), log, backupCarrier(db, backupNodes, backupArchive, log)), ...drainHandlers(db, drains, operations, (): OperationRunner => runner, log), ...cloneHandlers(db, gateway, cloneNodesFor(gateway), log), ...imageFromContainerHandlers(db, imagePublishNodesFor(gateway), config.imageDir, log) });
   containers.runner = runner;
-  const backups = new BackupsService(db, audit, operations, nodes, licences, backupNodes, config.backups.minIntervalSeconds);
+  runner.live = livePublisher;
+  nodes.live = livePublisher;
+  const backups = new BackupsService(db, audit, operations, nodes, licences, backupNodes, config.backups.minIntervalSeconds, backupArchive);
   backups.runner = runner;
   resources.runner = runner;
   nodes.detectCapabilities = (node, pool) => resourcesGateway.capabilities(node, pool);
@@ -81,6 +95,7 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
     containers,
     resources,
     rootPasswords,
+    consoles: new ConsoleService(audit),
     migrations,
     drains,
     nics,
@@ -88,17 +103,22 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
     imagesFromContainers,
     runner,
     backups,
+    backupArchive,
     backupScheduler: new BackupScheduler(db, backups, log, config.backups.scheduleMs),
+    metrics: new MetricsService(db),
+    metricsSampler: new MetricsSampler(db, metricsNodesFor(gateway), pubsub, log, config.metrics),
     clusters: new ClustersService(db, audit),
     images: new ImagesService(db, audit, config.imageDir, log),
-    nodeWatch: new NodeWatch(db, gateway, nodes, log, config.workers),
+    nodeWatch: Object.assign(new NodeWatch(db, gateway, nodes, log, config.workers), { live: livePublisher }),
+    live: new LiveService(db, pubsub, log),
+    livePublisher,
     pubsub,
     audit,
     auditEvents: new AuditEventsService(db),
     accounts: new AccountsService(db, audit),
     projects: new ProjectsService(db, audit),
     users: new UsersService(db, audit),
-    sessions: new SessionsService(db, audit, config),
+    sessions: new SessionsService(db, audit, config, redis),
     apiTokens: new ApiTokensService(db, audit),
   };
 }

@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { GraphQLError, parse, specifiedRules, validate, NoSchemaIntrospectionCustomRule, type GraphQLSchema, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -15,6 +16,7 @@ import { newId } from '../common/ids';
 
 type Extra = {
   actor?: Actor;
+  reauthenticate?: () => Promise<Actor | null>;
 };
 
 /**
@@ -25,7 +27,10 @@ type Extra = {
  */
 export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchema; db: DataSource; services: Services; config: Config; log: Logger }) {
   const { schema, db, services, config, log } = deps;
-  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: queryLimits.documentBytes });
+  // noServer: the HTTP server's one upgrade listener (server.ts) routes by path, so that /graphql
+  // and /console/… share the port (ws answers 400 to every path but its own when it listens itself).
+  void httpServer;
+  const wss = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: queryLimits.documentBytes });
   const rules = [...specifiedRules, ...limitRules, ...(config.production ? [NoSchemaIntrospectionCustomRule] : [])];
   const format = (result: ExecutionResult): ExecutionResult =>
     result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e) as GraphQLError) } : result;
@@ -41,6 +46,7 @@ export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchem
         const actor = await authenticate(services, request, req.headers, ctx.connectionParams);
         if (!actor) return false;
         ctx.extra.actor = actor;
+        ctx.extra.reauthenticate = () => authenticate(services, request, req.headers, ctx.connectionParams);
         return true;
       },
       context: (ctx): Context => ({
@@ -49,6 +55,7 @@ export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchem
         services,
         loaders: createLoaders(db, services),
         http: null,
+        reauthenticate: ctx.extra.reauthenticate,
       }),
       onSubscribe: (_ctx, _id, payload) => {
         let document;
@@ -80,6 +87,8 @@ export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchem
     wss,
   );
   return {
+    handles: (req: IncomingMessage) => wss.shouldHandle(req),
+    upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)),
     async close() {
       await cleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -1,3 +1,4 @@
+import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
@@ -66,6 +67,10 @@ export class AuditEvent {
   @Field()
   @Column({ type: 'varchar', length: 36 })
   requestId!: string;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Facts beyond the target, e.g. `{ durationMs, reason }` on `container.console.close`.' })
+  @Column({ type: 'simple-json', nullable: true })
+  details!: Record<string, unknown> | null;
 
   @Field()
   @CreateDateColumn()

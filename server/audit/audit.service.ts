@@ -3,6 +3,7 @@ import type { Account } from '../accounts/account.entity';
 import type { Actor, RequestMeta } from '../app/actor';
 import { CorralError, ErrorCode } from '../app/errors';
 import type { CorralPubSub } from '../app/pubsub';
+import type { LivePublisher } from '../live/live.publisher';
 import { newId } from '../common/ids';
 import { AuditEvent, AuditOutcome } from './audit-event.entity';
 import { AuditTopics } from './audit.topics';
@@ -15,6 +16,8 @@ export class AuditDraft {
   targetId: string | null = null;
   actorUserId: string | null;
   actorEmail: string | null;
+  /** Facts beyond the target, e.g. `{ durationMs, reason }` when a console closes. */
+  details: Record<string, unknown> | null = null;
 
   constructor(actor: Actor | null) {
     // Until the work finds its target, a failure is filed under the caller's own account,
@@ -45,6 +48,9 @@ export interface Caller {
 }
 
 export class AuditService {
+  /** Told about a committed mutation's container or node target, for live subscribers (set by createServices). */
+  live: LivePublisher | null = null;
+
   constructor(
     private readonly db: DataSource,
     private readonly pubsub: CorralPubSub,
@@ -65,6 +71,8 @@ export class AuditService {
         return value;
       });
       this.publish(event!);
+      if (draft.targetType === 'container') this.live?.containerChanged(draft.targetId);
+      if (draft.targetType === 'node') this.live?.nodeChanged(draft.targetId);
       return result;
     } catch (error) {
       const code = error instanceof CorralError ? error.code : ErrorCode.INTERNAL_SERVER_ERROR;
@@ -89,6 +97,7 @@ export class AuditService {
       errorCode,
       sourceAddress: caller.request.sourceAddress,
       requestId: caller.request.id,
+      details: draft.details,
     });
   }
 

@@ -1,8 +1,9 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { DataSource } from 'typeorm';
 import { User } from '../accounts/user.entity';
 import type { Actor, RequestMeta } from '../app/actor';
 import type { Config } from '../app/config';
+import type { RedisLink } from '../app/redis';
 import type { AuditService } from '../audit/audit.service';
 import { sessionActor } from './actors';
 import { tooManyAttempts, wrongCredentials } from './auth.errors';
@@ -22,17 +23,27 @@ export interface LoginResult {
 }
 
 export class SessionsService {
-  private readonly failuresPerAccount: RateLimiterMemory;
-  private readonly attemptsPerAddress: RateLimiterMemory;
+  private readonly failuresPerAccount: RateLimiterAbstract;
+  private readonly attemptsPerAddress: RateLimiterAbstract;
 
+  /**
+   * With Redis the counters live there, so that a limit holds across replicas; while Redis is
+   * unreachable each process falls back to counting in memory (never to not counting).
+   */
   constructor(
     private readonly db: DataSource,
     private readonly audit: AuditService,
     private readonly config: Config,
+    redis?: RedisLink | null,
   ) {
     const { failuresPerAccount, attemptsPerAddress, windowSeconds } = config.loginLimits;
-    this.failuresPerAccount = new RateLimiterMemory({ points: failuresPerAccount, duration: windowSeconds });
-    this.attemptsPerAddress = new RateLimiterMemory({ points: attemptsPerAddress, duration: windowSeconds });
+    const limiter = (name: string, points: number) => {
+      const memory = new RateLimiterMemory({ points, duration: windowSeconds });
+      if (!redis) return memory;
+      return new RateLimiterRedis({ storeClient: redis.commands, keyPrefix: `${redis.prefix}login:${name}`, points, duration: windowSeconds, rejectIfRedisNotReady: true, insuranceLimiter: memory });
+    };
+    this.failuresPerAccount = limiter('account', failuresPerAccount);
+    this.attemptsPerAddress = limiter('address', attemptsPerAddress);
   }
 
   /**
@@ -76,6 +87,7 @@ export class SessionsService {
     try {
       await this.attemptsPerAddress.consume(address ?? 'unknown');
     } catch (rejection) {
+      if (rejection instanceof Error) throw rejection;
       throw tooManyAttempts(Math.ceil(((rejection as { msBeforeNext?: number }).msBeforeNext ?? 60_000) / 1000));
     }
   }

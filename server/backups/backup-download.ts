@@ -17,7 +17,8 @@ const STATUS: Partial<Record<string, number>> = {
 };
 
 /**
- * `GET /backups/:id/download`: the backup's gzip tarball, streamed from its node through Corral.
+ * `GET /backups/:id/download`: the backup's gzip tarball, streamed from its node through Corral
+ * (or from Corral's archive file once the backup was carried off its node).
  * Authenticated like `/graphql` (session cookie or bearer token) with CONTAINERS_READ and access
  * to the container; another tenant's backup is 404, exactly like a missing one. A GET changes
  * nothing, so the session cookie (SameSite=Lax) needs no CSRF guard here.

@@ -11,15 +11,26 @@ export enum BackupState {
   READY = 'READY',
   FAILED = 'FAILED',
   DELETING = 'DELETING',
-  /** No longer on its node: deleted behind Corral's back, or lost when the container left the node. */
+  /** No longer where Corral kept it: deleted behind Corral's back (on the node or in the archive). */
   MISSING = 'MISSING',
 }
 registerEnumType(BackupState, { name: 'BackupState' });
 
+/** Where a backup's tarball lives. */
+export enum BackupLocation {
+  /** On the node it was taken on, kept by LXD with its instance. */
+  NODE = 'NODE',
+  /** In Corral's own backup archive (CORRAL_BACKUP_ARCHIVE_DIR): carried there when its container left the node. */
+  ARCHIVE = 'ARCHIVE',
+}
+registerEnumType(BackupLocation, { name: 'BackupLocation', description: 'Where a backup is kept: by LXD on its node, or in Corral’s archive.' });
+
 /**
  * A backup of one container, kept by LXD on the node where the container was (`POST
  * /1.0/instances/{name}/backups`, instance only, gzip, no expiry). LXD deletes an instance's
- * backups with the instance, so the rows go with their container (ON DELETE CASCADE).
+ * backups with the instance, so the rows go with their container (ON DELETE CASCADE). When the
+ * container leaves the node (migration, drain), its READY backups are carried into Corral's archive
+ * first (`location` ARCHIVE, file `<archive dir>/<id>.tar.gz`).
  */
 @ObjectType('Backup')
 @Entity('container_backups')
@@ -49,7 +60,7 @@ export class ContainerBackup {
   @Column({ type: 'varchar', length: 120 })
   accountPath!: string;
 
-  /** Where LXD keeps it (the container's node when it was taken). */
+  /** The node it was taken on (where LXD keeps it while `location` is NODE). */
   @Column({ type: 'varchar', length: 36 })
   nodeId!: string;
 
@@ -68,6 +79,14 @@ export class ContainerBackup {
   @Field(() => GraphQLBigInt, { nullable: true, description: 'Size of the gzip tarball in bytes, once READY.' })
   @Column({ ...bigintColumn, nullable: true })
   sizeBytes!: number | null;
+
+  @Field(() => BackupLocation, { description: 'NODE while LXD keeps it on the node it was taken on; ARCHIVE once carried into Corral’s archive (its container left that node).' })
+  @Column({ type: 'simple-enum', enum: BackupLocation, default: BackupLocation.NODE })
+  location!: BackupLocation;
+
+  @Field(() => String, { nullable: true, description: 'SHA-256 (hex) of the gzip tarball, known once it is archived: a download can be checked against it.' })
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  sha256!: string | null;
 
   /** The schedule that took it; null for one taken on request. Scheduled backups are pruned to the schedule's `keep`. */
   @Index()

@@ -51,7 +51,7 @@ export class BackupsResolver {
   }
 
   @Authorized(Permission.CONTAINERS_WRITE)
-  @Mutation(() => ContainerBackup, { description: 'Deletes the backup from its node and from Corral. Returns it as DELETING; follow `operation` (`backup.delete`).' })
+  @Mutation(() => ContainerBackup, { description: 'Deletes the backup from its node (or its file from Corral’s archive) and from Corral. Returns it as DELETING; follow `operation` (`backup.delete`).' })
   deleteBackup(@Arg('id', () => ID) id: string, @Args() { idempotencyKey }: IdempotencyArgs, @Ctx() ctx: Context): Promise<ContainerBackup> {
     return ctx.services.backups.delete(ctx.actor!, id, idempotencyKey);
   }
@@ -59,7 +59,7 @@ export class BackupsResolver {
   @Authorized(Permission.CONTAINERS_WRITE)
   @Mutation(() => Container, {
     description:
-      "Restores the backup onto its container, which must be stopped (CONTAINER_RUNNING otherwise; nothing changes). The container keeps its limits, identity and other backups; only its data goes back. Returns the container; follow `operation` (`backup.restore`). BACKUP_MISSING when the node no longer has the backup.",
+      "Restores the backup onto its container, which must be stopped (CONTAINER_RUNNING otherwise; nothing changes). The container keeps its limits, identity and other backups; only its data goes back. Returns the container; follow `operation` (`backup.restore`). BACKUP_MISSING when the backup is no longer on its node (or in Corral's archive, for an archived one). An archived backup restores onto whatever node the container is on now.",
   })
   restoreBackup(@Arg('id', () => ID) id: string, @Args() { idempotencyKey }: IdempotencyArgs, @Ctx() ctx: Context): Promise<Container> {
     return ctx.services.backups.restore(ctx.actor!, id, idempotencyKey);

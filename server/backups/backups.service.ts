@@ -19,8 +19,9 @@ import { Operation, OperationState } from '../operations/operation.entity';
 import { ACTIVE_STATES, type OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
 import { checkCron } from './backup-cron';
+import type { BackupArchive } from './backup-archive';
 import { BackupSchedule } from './backup-schedule.entity';
-import { BackupState, ContainerBackup } from './backup.entity';
+import { BackupLocation, BackupState, ContainerBackup } from './backup.entity';
 import type { BackupNodes, BackupStream } from './backups.gateway';
 
 export const BACKUP_CREATE = 'backup.create';
@@ -41,7 +42,8 @@ export const lxdNameOf = (backupId: string) => `corral-${backupId.replaceAll('-'
 /** Marks a backup MISSING and returns the error that says so. */
 export async function markMissing(db: DataSource, backup: ContainerBackup): Promise<CorralError> {
   await db.manager.update(ContainerBackup, { id: backup.id }, { state: BackupState.MISSING });
-  return new CorralError(ErrorCode.BACKUP_MISSING, `backup ${backup.id} is no longer on its node; it was marked MISSING`);
+  const where = backup.location === BackupLocation.ARCHIVE ? "in Corral's archive (missing or damaged)" : 'on its node';
+  return new CorralError(ErrorCode.BACKUP_MISSING, `backup ${backup.id} is no longer ${where}; it was marked MISSING`);
 }
 
 /**
@@ -60,6 +62,7 @@ export class BackupsService {
     private readonly licences: LicencesService,
     private readonly nodes: BackupNodes,
     private readonly minIntervalSeconds: number,
+    private readonly archive: BackupArchive,
   ) {}
 
   /** A backup the caller may see; another tenant's is NOT_FOUND. */
@@ -196,7 +199,7 @@ export class BackupsService {
       }
       if (container.status !== ContainerStatus.STOPPED) throw conflict(`the container is ${container.status.toLowerCase()}; it must be STOPPED to restore a backup`);
       await this.nodeAvailable(em, container.nodeId);
-      if (backup.nodeId !== container.nodeId) await this.nodeAvailable(em, backup.nodeId);
+      if (backup.location === BackupLocation.NODE && backup.nodeId !== container.nodeId) await this.nodeAvailable(em, backup.nodeId);
       const recorded = await this.operations.record(em, actor, { account: container.project.account, action: BACKUP_RESTORE, containerId: container.id, nodeId: container.nodeId, input, idempotencyKey });
       await em.update(ContainerBackup, { id }, { operationId: recorded.id });
       return { container: container as Container, operation: recorded };
@@ -223,7 +226,8 @@ export class BackupsService {
       await this.notBusy(em, backup);
       if (await em.existsBy(Container, { projectId: source.projectId, name })) throw conflict(`a container named "${name}" already exists in this project`, 'name');
       await this.licences.checkRoomForContainer(em);
-      await this.nodeAvailable(em, backup.nodeId);
+      // An archived backup needs no node of its own (the tarball is on the Corral host).
+      if (backup.location === BackupLocation.NODE) await this.nodeAvailable(em, backup.nodeId);
       const backupNode = await em.findOneByOrFail(Node, { id: backup.nodeId });
       const spec = { cpu: source.cpu, memoryBytes: source.memoryBytes, diskBytes: source.diskBytes };
       // Placed like a new container: the cluster's READY node with most room. The tarball travels through Corral, so any node will do.
@@ -288,16 +292,22 @@ export class BackupsService {
   }
 
   /**
-   * The tarball of a READY backup, streamed from its node, for `GET /backups/:id/download`.
-   * BACKUP_MISSING (and the row marked so) when the node no longer has it.
+   * The tarball of a READY backup, for `GET /backups/:id/download`: streamed from its node, or from
+   * Corral's archive file once archived. BACKUP_MISSING (and the row marked so) when it is no
+   * longer there.
    */
   async download(actor: Actor, id: string): Promise<{ filename: string; stream: BackupStream }> {
     const backup = await this.get(actor, id);
     const container = await visibleContainer(this.db.manager, actor, backup.containerId);
     this.restorable(backup);
-    const node = await this.db.manager.findOneByOrFail(Node, { id: backup.nodeId });
-    if (node.status === NodeStatus.OFFLINE) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `node ${node.name} is offline`);
-    const stream = await this.nodes.exportBackup(node, lxdProjectOf(container.projectId), backup.instanceName, backup.lxdName);
+    let stream: BackupStream | null;
+    if (backup.location === BackupLocation.ARCHIVE) {
+      stream = await this.archive.open(backup.id);
+    } else {
+      const node = await this.db.manager.findOneByOrFail(Node, { id: backup.nodeId });
+      if (node.status === NodeStatus.OFFLINE) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `node ${node.name} is offline`);
+      stream = await this.nodes.exportBackup(node, lxdProjectOf(container.projectId), backup.instanceName, backup.lxdName);
+    }
     if (!stream) throw await markMissing(this.db, backup);
     const stamp = backup.createdAt.toISOString().replace(/[:.]/g, '-');
     return { filename: `${container.name}-${stamp}.tar.gz`, stream };
@@ -305,7 +315,7 @@ export class BackupsService {
 
   /** Only READY backups can be restored or downloaded. */
   private restorable(backup: ContainerBackup) {
-    if (backup.state === BackupState.MISSING) throw new CorralError(ErrorCode.BACKUP_MISSING, 'the backup is no longer on its node');
+    if (backup.state === BackupState.MISSING) throw new CorralError(ErrorCode.BACKUP_MISSING, 'the backup is no longer where Corral kept it (marked MISSING)');
     if (backup.state === BackupState.CREATING || backup.state === BackupState.DELETING) throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `the backup is ${backup.state.toLowerCase()}`);
     if (backup.state !== BackupState.READY) throw conflict(`the backup is ${backup.state.toLowerCase()}`);
   }

@@ -6,6 +6,7 @@ import { badInput, conflict, CorralError, ErrorCode, forbidden, notFound } from 
 import type { AuditService } from '../audit/audit.service';
 import { Permission } from '../auth/permissions';
 import { Cluster } from '../clusters/cluster.entity';
+import { insertUnique } from '../common/db-errors';
 import { isId, newId } from '../common/ids';
 import { paginate, type Connection } from '../common/pagination';
 import { Image } from '../images/image.entity';
@@ -84,7 +85,8 @@ export class ContainersService {
         status: ContainerStatus.CREATING,
         statusReason: null,
       });
-      await em.insert(Container, created);
+      // Two replicas can both pass the check above; the unique index decides, and the loser gets CONFLICT.
+      await insertUnique(em, Container, created, 'name', `a container named "${input.name}" already exists in this project`);
       draft.target('container', created.id);
       const recorded = await this.operations.record(em, actor, {
         account: project.account,

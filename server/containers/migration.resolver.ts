@@ -10,7 +10,7 @@ import { MigrationMode } from './migration-mode';
 export class MigrationResolver {
   @Mutation(() => Container, {
     description:
-      'Moves a container to another node of its cluster (provider admins only): stops it, moves it with its data, starts it there again if it ran. Returns at once; follow `operation` (`container.migrate`). BAD_USER_INPUT for the same node or one in another cluster, NODE_UNAVAILABLE for a node that is not READY, CAPACITY_EXCEEDED when the target has no room, MIGRATION_UNSUPPORTED for `live` where the nodes lack CRIU (`Node.capabilities.liveMigration`); then nothing is changed.',
+      'Moves a container to another node of its cluster (provider admins only): stops it, moves it with its data, starts it there again if it ran. Returns at once; follow `operation` (`container.migrate`). BAD_USER_INPUT for the same node or one in another cluster, NODE_UNAVAILABLE for a node that is not READY, CAPACITY_EXCEEDED when the target has no room, MIGRATION_UNSUPPORTED for `live` where the nodes lack CRIU (`Node.capabilities.liveMigration`); then nothing is changed. Before the source instance is deleted, the container\'s backups kept on it are carried into Corral\'s archive (`Backup.location` ARCHIVE); if that fails the operation fails (BACKUP_ARCHIVE_FAILED, or LXD_ERROR for the node\'s export) and the container stays on the source.',
   })
   migrateContainer(
     @Arg('id', () => ID) id: string,

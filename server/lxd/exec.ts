@@ -211,3 +211,164 @@ export async function execInstance(client: LxdClient, project: string, name: str
 export function isCommandNotFound(error: unknown): boolean {
   return error instanceof LxdError && !(error instanceof LxdOperationTimeoutError) && /command not found/i.test(error.message);
 }
+
+/** What to run with {@link openInteractiveExec}: a process on a pseudo-terminal of `width`×`height`. */
+export interface InteractiveExecOptions {
+  /** argv; published on `/1.0/events` like any exec: no secrets. */
+  command: string[];
+  environment?: Record<string, string>;
+  width: number;
+  height: number;
+  /** Deadline for starting: the request and connecting both streams. The session itself has none. */
+  timeoutMs: number;
+}
+
+/** The `POST /1.0/instances/{n}/exec` body of an interactive exec: one pty stream (fd 0) plus control. */
+export function interactiveExecRequestBody(options: Pick<InteractiveExecOptions, 'command' | 'environment' | 'width' | 'height'>) {
+  if (options.command.length === 0 || options.command[0] === '') throw new Error('exec needs a command');
+  return {
+    command: options.command,
+    environment: options.environment ?? {},
+    'wait-for-websocket': true,
+    interactive: true,
+    'record-output': false,
+    width: options.width,
+    height: options.height,
+  };
+}
+
+/** A running interactive exec: terminal bytes both ways, resize, and its end. */
+export interface InteractiveExec {
+  /** Receives the terminal's output; output that arrived before a listener was set is delivered to the first one. */
+  onOutput(listener: (data: Buffer) => void): void;
+  /** Sends keystrokes (terminal input) to the process. Ignored once it has ended. */
+  write(data: Buffer): void;
+  /** Resizes the pseudo-terminal (the process gets SIGWINCH). */
+  resize(width: number, height: number): void;
+  /** Settles once the process has ended and LXD finished the operation: its exit code, or null when LXD did not say. */
+  readonly ended: Promise<number | null>;
+  /**
+   * Ends the process (SIGHUP, then SIGKILL after `graceMs`), closes the streams and waits (bounded)
+   * for LXD to finish the operation. Safe to call more than once and after the process ended.
+   */
+  terminate(graceMs?: number): Promise<number | null>;
+}
+
+const SIGHUP = 1;
+const SIGKILL = 9;
+/** How long to wait for LXD to finish the operation once the streams are closed. */
+const FINISH_WAIT_MS = 10_000;
+
+/**
+ * Starts `options.command` on a pty in a running instance: `POST /1.0/instances/{n}/exec`
+ * (`interactive: true`, `wait-for-websocket`), then the operation's websockets for fd 0 (the pty,
+ * binary frames both ways) and control (`window-resize`, `signal`).
+ *
+ * LXD 5.0.2 protocol (docs/reference LXD-NOTES §17): when the process exits, LXD closes the
+ * control websocket; the client must then close the pty websocket, and only then does the
+ * operation finish with `metadata.return`.
+ *
+ * @throws LxdError when LXD refuses (e.g. the instance is not running); LxdUnavailableError when
+ * the node or a stream cannot be reached; LxdOperationTimeoutError when starting takes longer than `timeoutMs`.
+ */
+export async function openInteractiveExec(client: LxdClient, project: string, name: string, options: InteractiveExecOptions): Promise<InteractiveExec> {
+  const deadline = Date.now() + options.timeoutMs;
+  const remaining = () => Math.max(1, deadline - Date.now());
+  const response = await client.request('POST', lxdPath`/1.0/instances/${name}/exec`, { project, body: interactiveExecRequestBody(options), timeoutMs: remaining() });
+  if (response.type !== 'async') throw new LxdError(`unexpected LXD reply to exec: expected an operation (HTTP ${response.httpStatus})`, { status: response.httpStatus, lxdCode: 0 });
+  const operation = response.operation;
+  const fds = operation.metadata['fds'];
+  const secret = (key: string) => {
+    const value = fds && typeof fds === 'object' ? (fds as Record<string, unknown>)[key] : undefined;
+    return typeof value === 'string' && value !== '' ? value : null;
+  };
+  const [ptySecret, controlSecret] = [secret('0'), secret('control')];
+  if (ptySecret === null || controlSecret === null) {
+    throw new LxdError('unexpected LXD reply to interactive exec: metadata.fds lacks 0 or control', { status: 200, lxdCode: 0, operationId: operation.id });
+  }
+  const tls = await client.webSocketTls();
+  const open = (s: string) => connect(operationWebSocketUrl(client.url, operation.id, s), tls, client.url, remaining());
+  const opened = await Promise.allSettled([open(ptySecret), open(controlSecret)]);
+  const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // LXD is still waiting for its streams: whatever did open is closed, and the process never starts.
+    for (const r of opened) if (r.status === 'fulfilled') r.value.terminate();
+    throw failed.reason;
+  }
+  const [pty, control] = opened.map((r) => (r as PromiseFulfilledResult<WebSocket>).value) as [WebSocket, WebSocket];
+  return new InteractiveExecSession(client, project, operation, pty, control);
+}
+
+class InteractiveExecSession implements InteractiveExec {
+  readonly ended: Promise<number | null>;
+  private listener: ((data: Buffer) => void) | null = null;
+  private pending: Buffer[] = [];
+  private finishing = false;
+  private resolveEnded!: (code: number | null) => void;
+
+  constructor(
+    private readonly client: LxdClient,
+    private readonly project: string,
+    private readonly operation: LxdOperation,
+    private readonly pty: WebSocket,
+    private readonly control: WebSocket,
+  ) {
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+    pty.on('message', (data, isBinary) => {
+      const chunk = asBuffer(data);
+      // An empty text frame is LXD's end-of-stream barrier, not output.
+      if (!isBinary && chunk.length === 0) return;
+      if (this.listener) this.listener(chunk);
+      else this.pending.push(chunk);
+    });
+    // The process exited (LXD closes control) or the node went away: close our side and read the exit code.
+    control.once('close', () => void this.finish());
+    pty.once('close', () => void this.finish());
+  }
+
+  onOutput(listener: (data: Buffer) => void): void {
+    this.listener = listener;
+    const pending = this.pending;
+    this.pending = [];
+    for (const chunk of pending) listener(chunk);
+  }
+
+  write(data: Buffer): void {
+    if (!this.finishing && this.pty.readyState === WebSocket.OPEN) this.pty.send(data, { binary: true });
+  }
+
+  resize(width: number, height: number): void {
+    this.sendControl({ command: 'window-resize', args: { width: String(width), height: String(height) } });
+  }
+
+  async terminate(graceMs = 2000): Promise<number | null> {
+    if (!this.finishing && this.control.readyState === WebSocket.OPEN) {
+      this.sendControl({ command: 'signal', signal: SIGHUP });
+      const exited = await Promise.race([this.ended.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs).unref())]);
+      if (!exited) this.sendControl({ command: 'signal', signal: SIGKILL });
+    }
+    void this.finish();
+    return this.ended;
+  }
+
+  private sendControl(message: unknown) {
+    if (this.control.readyState === WebSocket.OPEN) this.control.send(JSON.stringify(message));
+  }
+
+  private async finish() {
+    if (this.finishing) return;
+    this.finishing = true;
+    for (const ws of [this.pty, this.control]) {
+      if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+      else if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+    }
+    let code: number | null = null;
+    try {
+      const outcome = await this.client.wait(this.operation, { project: this.project, timeoutMs: FINISH_WAIT_MS });
+      if (outcome.kind === 'finished') code = exitCodeOf(outcome.operation);
+    } catch {
+      // A failed or unreadable operation still ended the session; the caller only needs to know it is over.
+    }
+    this.resolveEnded(code);
+  }
+}

@@ -61,7 +61,7 @@ export interface EnsureProjectInput {
  * (PATCH cannot replace a device). With `features.profiles=false` the project uses the default
  * project's profile, which is left alone.
  * @returns the project as read back, and whether this call created it.
- * @throws LxdError (500 invalid config, 412 when the profile changed concurrently), LxdUnavailableError
+ * @throws LxdError (500 invalid config, 412 when the profile kept changing concurrently), LxdUnavailableError
  */
 export async function ensureProject(client: LxdClient, name: string, input: EnsureProjectInput = {}): Promise<{ project: LxdProject; created: boolean }> {
   let created = false;
@@ -76,7 +76,16 @@ export async function ensureProject(client: LxdClient, name: string, input: Ensu
   const project = await getProject(client, name);
   if (!project) throw new LxdError(`project ${name} is missing after creating it`, { status: 500, lxdCode: 0 });
   if (project.config['features.profiles'] === 'true') {
-    await ensureRootDisk(client, name, input.rootDisk ?? { pool: 'default' });
+    // Several runners (or replicas) may set the root disk at once: whoever loses the ETag race
+    // reads the profile again, and usually finds the disk already there.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ensureRootDisk(client, name, input.rootDisk ?? { pool: 'default' });
+        break;
+      } catch (e) {
+        if (!(e instanceof LxdError && e.status === 412) || attempt >= 3) throw e;
+      }
+    }
   }
   return { project, created };
 }

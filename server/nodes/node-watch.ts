@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../app/logger';
+import type { LivePublisher } from '../live/live.publisher';
 import { statusFromLxd } from '../containers/container.operations';
 import { Container, ContainerStatus } from '../containers/container.entity';
 import { Operation, OperationState } from '../operations/operation.entity';
@@ -27,6 +28,8 @@ export class NodeWatch {
   private readonly backoff = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  /** Announces every row this watch corrects to live subscribers (set by createServices). */
+  live: LivePublisher | null = null;
 
   constructor(
     private readonly db: DataSource,
@@ -97,9 +100,10 @@ export class NodeWatch {
     if (!container || (await this.busy(container.id))) return;
     if (event.action === 'instance-deleted') {
       await this.db.manager.update(Container, { id: container.id }, { status: ContainerStatus.ERROR, statusReason: 'deleted on the node outside Corral' });
-    } else if (statusOfEvent[event.action]) {
+    } else if (statusOfEvent[event.action] && (statusOfEvent[event.action] !== container.status || container.statusReason !== null)) {
       await this.db.manager.update(Container, { id: container.id }, { status: statusOfEvent[event.action], statusReason: null });
-    }
+    } else return;
+    this.live?.containerChanged(container.id, container.projectId);
   }
 
   private busy(containerId: string): Promise<boolean> {
@@ -125,7 +129,10 @@ export class NodeWatch {
       if (container.status === ContainerStatus.CREATING || (await this.busy(container.id))) continue;
       const instance = byKey.get(`corral-${container.projectId.replaceAll('-', '')}/${container.name}`);
       const next = instance ? { status: statusFromLxd(instance.status), statusReason: null } : { status: ContainerStatus.ERROR, statusReason: 'missing on its node' };
-      if (next.status !== container.status || next.statusReason !== container.statusReason) await this.db.manager.update(Container, { id: container.id }, next);
+      if (next.status !== container.status || next.statusReason !== container.statusReason) {
+        await this.db.manager.update(Container, { id: container.id }, next);
+        this.live?.containerChanged(container.id, container.projectId);
+      }
     }
   }
 }

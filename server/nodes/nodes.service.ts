@@ -8,6 +8,7 @@ import { isId, newId } from '../common/ids';
 import { paginate, type Connection } from '../common/pagination';
 import { Container } from '../containers/container.entity';
 import type { LicencesService } from '../licences/licences.service';
+import type { LivePublisher } from '../live/live.publisher';
 import type { NodeCapabilities } from './node-capabilities';
 import type { NodeGateway } from './node-gateway';
 import { Node, NodeStatus, OPERATOR_STATUSES } from './node.entity';
@@ -23,6 +24,8 @@ export interface NodeAllocation {
 export class NodesService {
   /** Reads what a node can enforce (set in services.ts); the health check stores it on the node. */
   detectCapabilities?: (node: Node, storagePool: string) => Promise<NodeCapabilities>;
+  /** Told when a health check changes a node's status, for live subscribers (set by createServices). */
+  live: LivePublisher | null = null;
 
   constructor(
     private readonly db: DataSource,
@@ -136,10 +139,12 @@ export class NodesService {
           await this.db.manager.update(Node, { id: node.id }, { ...capacity, lastError: null, lastSeenAt: new Date(), ...(capabilities ? { capabilities } : {}) });
           // Conditional, so that a drain that began since the read is not overwritten.
           await this.db.manager.update(Node, { id: node.id, status: Not(In(OPERATOR_STATUSES)) }, { status: NodeStatus.READY });
+          if (node.status !== NodeStatus.READY && !OPERATOR_STATUSES.includes(node.status)) this.live?.nodeChanged(node.id);
         } catch (error) {
           if (node.status !== NodeStatus.OFFLINE) this.log.warn({ node: node.name, err: error }, 'node went offline');
           await this.db.manager.update(Node, { id: node.id }, { lastError: String((error as Error).message).slice(0, 500) });
           await this.db.manager.update(Node, { id: node.id, status: Not(In(OPERATOR_STATUSES)) }, { status: NodeStatus.OFFLINE });
+          if (node.status !== NodeStatus.OFFLINE && !OPERATOR_STATUSES.includes(node.status)) this.live?.nodeChanged(node.id);
         }
       }),
     );

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { CorralError, ErrorCode } from '../app/errors';
 import type { Logger } from '../app/logger';
+import type { LivePublisher } from '../live/live.publisher';
 import { Operation, OperationState } from './operation.entity';
 
 /** What a handler may do while it works. */
@@ -33,6 +34,8 @@ export class OperationRunner {
   private readonly running = new Map<string, Promise<void>>();
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Announces claim, every progress step and the finish to live subscribers (set by createServices). */
+  live: LivePublisher | null = null;
 
   constructor(
     private readonly db: DataSource,
@@ -109,8 +112,11 @@ export class OperationRunner {
       .execute();
     if (!result.affected) return;
     const recovering = before.state === OperationState.RUNNING;
+    // One line per claim: with several replicas, the logs show which runner ran what (and that no two did).
+    this.log.info({ operation: id, action: before.action, owner: this.owner, recovering }, 'operation claimed');
     const handler = this.handlers[before.action];
     const operation = (await this.db.manager.findOneBy(Operation, { id }))!;
+    this.live?.operationChanged(operation);
     const renew = setInterval(() => {
       void this.db.manager
         .update(Operation, { id, leaseOwner: this.owner }, { leaseExpiresAt: new Date(Date.now() + this.leaseMs) })
@@ -119,6 +125,7 @@ export class OperationRunner {
     const step: Step = {
       progress: async (percent, text) => {
         await this.db.manager.update(Operation, { id, leaseOwner: this.owner }, { progress: Math.max(0, Math.min(100, Math.round(percent))), step: text });
+        this.live?.operationChanged(operation);
       },
     };
     try {
@@ -126,6 +133,7 @@ export class OperationRunner {
       if (recovering) this.log.warn({ operation: id, action: before.action }, 'recovering an operation whose runner stopped');
       await (recovering ? handler.recover(operation, step) : handler.run(operation, step));
       await this.finish(id, OperationState.SUCCEEDED, null, null);
+      this.live?.operationChanged(operation, { finished: true });
     } catch (error) {
       const code = error instanceof CorralError ? error.code : ErrorCode.INTERNAL_SERVER_ERROR;
       const message = error instanceof CorralError ? error.message : 'Internal error';
@@ -136,6 +144,7 @@ export class OperationRunner {
         this.log.error({ err: cleanup, operation: id }, 'cleaning up a failed operation failed');
       }
       await this.finish(id, OperationState.FAILED, code, message);
+      this.live?.operationChanged(operation, { finished: true });
     } finally {
       clearInterval(renew);
     }

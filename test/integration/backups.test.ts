@@ -164,7 +164,7 @@ forEachDatabase((TEST_DB) => {
       fake.restoredFrom.delete(`${nodeId}/${lxdProject()}/${name}`);
       // As a crash after the import would leave it: the temporary instance is still there.
       await fake.backups.createBackup({ id: nodeId } as never, lxdProject(), name, 'scratch', 1);
-      const handler = backupHandlers(server.db, fake, fake.backups, createLogger({ logLevel: 'silent' }))['backup.restore']!;
+      const handler = backupHandlers(server.db, fake, fake.backups, server.services.backupArchive, createLogger({ logLevel: 'silent' }))['backup.restore']!;
       const operation = await server.db.manager.findOneByOrFail(Operation, { id: op.id });
       await handler.recover(operation, { progress: async () => undefined });
       assert.equal(fake.restoredFrom.get(`${nodeId}/${lxdProject()}/${name}`), restoreTempName(op.id));

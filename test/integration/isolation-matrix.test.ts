@@ -34,7 +34,17 @@ interface Row {
   emptyForOthers?: boolean;
   /** The shared image catalogue: readable by every signed-in caller, by design. */
   openToTenants?: boolean;
+  /** Subscriptions: what makes the server send the rightful caller an event (default: a project is created), and what the event must hold. */
+  delivers?: { trigger(f: Fixture, server: TestServer): Promise<unknown>; check(data: any, f: Fixture): boolean };
 }
+
+/** Announces a change (nothing changes) a few times, so that one lands after the subscription is registered. */
+const announce = async (send: () => void) => {
+  for (let i = 0; i < 20; i++) {
+    send();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
 
 /**
  * Every operation that takes an ID, run against tenant A's objects. A test below fails when the
@@ -178,6 +188,22 @@ const matrix: Record<string, Row> = {
     request: (f) => ({ query: `subscription($id: ID) { auditEventCreated(accountId: $id) { id action } }`, variables: { id: f.customerA.id } }),
     rightful: (f) => f.ownerA.caller,
   },
+  'Subscription.containerChanged': {
+    request: (f) => ({ query: `subscription($id: ID) { containerChanged(containerId: $id) { id status } }`, variables: { id: f.containerA.id } }),
+    rightful: (f) => f.ownerA.caller,
+    delivers: { trigger: (f, server) => announce(() => server.services.livePublisher.containerChanged(f.containerA.id)), check: (data, f) => data?.containerChanged?.id === f.containerA.id },
+  },
+  'Subscription.operationProgress': {
+    request: (f) => ({ query: `subscription($id: ID!) { operationProgress(operationId: $id) { id state } }`, variables: { id: f.containerA.operationId } }),
+    rightful: (f) => f.ownerA.caller,
+    // The operation as it is now comes first, unprompted.
+    delivers: { trigger: async () => undefined, check: (data, f) => data?.operationProgress?.id === f.containerA.operationId },
+  },
+  'Subscription.nodeChanged': {
+    request: (f) => ({ query: `subscription($id: ID) { nodeChanged(nodeId: $id) { id status } }`, variables: { id: f.nodeId } }),
+    rightful: (f) => f.admin,
+    delivers: { trigger: (f, server) => announce(() => server.services.livePublisher.nodeChanged(f.nodeId)), check: (data, f) => data?.nodeChanged?.id === f.nodeId },
+  },
 };
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'NOT_FOUND', 'FORBIDDEN']);
@@ -300,9 +326,10 @@ forEachDatabase((TEST_DB) => {
         const caller = row.rightful(f);
         if (operation.startsWith('Subscription.')) {
           const outcome = await firstOutcome(caller.ws(), request, 5000, () =>
-            caller.gql(`mutation($a: ID!) { createProject(input: { accountId: $a, name: "trigger" }) { id } }`, { a: f.customerA.id }),
+            row.delivers ? row.delivers.trigger(f, server) : caller.gql(`mutation($a: ID!) { createProject(input: { accountId: $a, name: "trigger" }) { id } }`, { a: f.customerA.id }),
           );
-          assert.equal(outcome.data?.auditEventCreated?.action, 'project.create', `${operation}: ${JSON.stringify(outcome)}`);
+          if (row.delivers) assert.ok(row.delivers.check(outcome.data, f), `${operation}: ${JSON.stringify(outcome)}`);
+          else assert.equal(outcome.data?.auditEventCreated?.action, 'project.create', `${operation}: ${JSON.stringify(outcome)}`);
         } else {
           const res = await caller.gql(request.query, request.variables);
           assert.equal(res.errors, undefined, `${operation}: ${JSON.stringify(res.errors)}`);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../server/app/logger';
+import { backupCarrier } from '../../server/backups/backup-carry';
 import { migrationHandlers } from '../../server/containers/migration.operations';
 import { generateLicenceKeyPair, issueLicence } from '../../server/licences/licence-document';
 import { Operation } from '../../server/operations/operation.entity';
@@ -119,7 +120,8 @@ forEachDatabase((TEST_DB) => {
     });
 
     test('recovery after a crash decides by where the instance is', async () => {
-      const handler = migrationHandlers(server.db, fake, fake, createLogger({ logLevel: 'silent' }))['container.migrate']!;
+      const log = createLogger({ logLevel: 'silent' });
+      const handler = migrationHandlers(server.db, fake, fake, log, backupCarrier(server.db, fake.backups, server.services.backupArchive, log))['container.migrate']!;
       const step = { progress: async () => undefined };
       // Crashed after the copy, before the row moved: the source still has it.
       const id = await create('crashed');

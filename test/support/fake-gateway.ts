@@ -96,6 +96,8 @@ export class FakeGateway implements NodeGateway {
 
   /** LXD backups by `node/project/instance/backup`, each a copy of the instance's config when taken. */
   readonly backupStore = new Map<string, { config: Record<string, string> }>();
+  /** Every tarball ever exported, by its content: it stays importable wherever it was copied to (Corral's archive), after the node's copy is gone. */
+  readonly tarballs = new Map<string, { config: Record<string, string> }>();
 
   /** The backups gateway (backups.gateway.ts): an export's body is the backup's key, which an import reads back. */
   readonly backups: BackupNodes = {
@@ -104,6 +106,7 @@ export class FakeGateway implements NodeGateway {
       const key = this.key(node, project, instance);
       if (!this.instances.has(key)) throw Object.assign(new Error('Instance not found'), { status: 404 });
       this.backupStore.set(`${key}/${backup}`, { config: { ...(this.configs.get(key)?.config ?? {}) } });
+      this.tarballs.set(`${key}/${backup}`, this.backupStore.get(`${key}/${backup}`)!);
     },
     backupExists: async (node, project, instance, backup) => this.backupStore.has(`${this.key(node, project, instance)}/${backup}`),
     deleteBackup: async (node, project, instance, backup) => {
@@ -116,7 +119,7 @@ export class FakeGateway implements NodeGateway {
     },
     importBackup: async (node, project, name, _pool, file) => {
       await this.gate;
-      const stored = this.backupStore.get(fs.readFileSync(file, 'utf8'));
+      const stored = this.tarballs.get(fs.readFileSync(file, 'utf8'));
       if (!stored) throw Object.assign(new Error('not a backup tarball'), { status: 400 });
       const key = this.key(node, project, name);
       if (this.instances.has(key)) throw Object.assign(new Error('Create instance from backup: Cannot restore volume, already exists on target'), { status: 400 });
@@ -246,6 +249,14 @@ export class FakeGateway implements NodeGateway {
   async removeImage(_node: Node, fingerprint: string) {
     this.publishedImages.delete(fingerprint);
   }
+  /** Metrics counters per `node/project/name` (metrics.gateway.ts); a running instance without an entry reports zeros. */
+  readonly counters = new Map<string, { cpuNs: number; memoryBytes: number; diskBytes: number | null; rxBytes: number; txBytes: number }>();
+  /** Every node sampleMetrics was asked about, in order. */
+  readonly sampledNodes: string[] = [];
+  async sampleMetrics(node: Node) {
+    this.sampledNodes.push(node.id);
+    return (await this.listInstances(node)).map((i) => ({ ...i, ...(this.counters.get(this.key(node, i.project, i.name)) ?? { cpuNs: 0, memoryBytes: 0, diskBytes: null, rxBytes: 0, txBytes: 0 }) }));
+  }
   async listInstances(node: Node): Promise<InstanceSummary[]> {
     return [...this.instances.entries()]
       .filter(([, v]) => v.node === node.id)
@@ -254,8 +265,15 @@ export class FakeGateway implements NodeGateway {
         return { project: project!, name: name!, status: v.status };
       });
   }
-  async watch(_node: Node, _onEvent: (event: LifecycleEvent) => void) {
-    return { close: () => undefined };
+  /** Open event streams by node id: a test pushes LXD lifecycle events through them, or drops one (`onClose`). */
+  readonly watchers = new Map<string, { onEvent: (event: LifecycleEvent) => void; onClose: (error?: unknown) => void }>();
+  async watch(node: Node, onEvent: (event: LifecycleEvent) => void, onClose: (error?: unknown) => void = () => undefined) {
+    this.watchers.set(node.id, { onEvent, onClose });
+    return {
+      close: () => {
+        if (this.watchers.get(node.id)?.onEvent === onEvent) this.watchers.delete(node.id);
+      },
+    };
   }
   forget() {}
   async close() {}

@@ -11,6 +11,11 @@ test('with no environment, Corral runs on SQLite in ./data on port 3000', () => 
   assert.equal(config.portal, true);
 });
 
+test('the backup archive defaults to a backups directory in the data directory, beside the SQLite file and the images', () => {
+  assert.equal(loadConfig({ CORRAL_DATA_DIR: '/srv/corral' }).backups.archiveDir, '/srv/corral/backups');
+  assert.equal(loadConfig({ CORRAL_DATA_DIR: '/srv/corral', CORRAL_BACKUP_ARCHIVE_DIR: 'archive' }).backups.archiveDir, path.resolve('archive'));
+});
+
 test('DATABASE_URL switches to PostgreSQL', () => {
   assert.deepEqual(loadConfig({ DATABASE_URL: 'postgres://u@db/corral' }).database, { kind: 'postgres', url: 'postgres://u@db/corral' });
 });
