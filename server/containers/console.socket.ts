@@ -73,6 +73,24 @@ function nodeFailure(error: unknown): CorralError {
   return new CorralError(ErrorCode.LXD_ERROR, `LXD refused: ${e?.message ?? String(error)}`);
 }
 
+/** The host of an Origin header; null for `null` or anything unparsable (which is then never same-origin). */
+const hostOf = (origin: string): string | null => {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null;
+  }
+};
+
+/** The container ID in the path, decoded; an undecodable one is just an ID that matches nothing. */
+const idOf = (segment: string): string => {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+};
+
 const asBuffer = (data: WebSocket.RawData): Buffer => (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
 
 /**
@@ -203,7 +221,7 @@ export function attachConsole(deps: { services: Services; consoleNodes: ConsoleN
       const size = terminalSize(query.get('cols') ?? '80', query.get('rows') ?? '24');
       const usesCookie = !!sessionSecretOf(req.headers) && !req.headers.authorization;
       // Browsers send cookies on cross-site WebSocket handshakes too: a cookie counts from our own origin only.
-      if (usesCookie && req.headers.origin && new URL(req.headers.origin).host !== req.headers.host) throw new CorralError(ErrorCode.FORBIDDEN, 'a console opened with a session cookie must come from the same origin');
+      if (usesCookie && req.headers.origin && hostOf(req.headers.origin) !== req.headers.host) throw new CorralError(ErrorCode.FORBIDDEN, 'a console opened with a session cookie must come from the same origin');
       actor = await authenticate(services, request, req.headers);
       requirePermissions({ actor }, [CONSOLE_PERMISSION]);
       if (pendingEnd) return finishOpening();
@@ -255,7 +273,7 @@ export function attachConsole(deps: { services: Services; consoleNodes: ConsoleN
     },
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
       const url = pathOf(req);
-      const id = decodeURIComponent(CONSOLE_PATH.exec(url.pathname)?.[1] ?? '');
+      const id = idOf(CONSOLE_PATH.exec(url.pathname)?.[1] ?? '');
       if (closing) return void socket.destroy();
       wss.handleUpgrade(req, socket, head, (ws) => void serve(ws, req, id, url.searchParams));
     },

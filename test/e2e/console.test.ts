@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { Caller } from '../support/client';
 import { openConsole } from '../support/console';
 import { createAccount, signInAsNewUser, unique } from '../support/factories';
+import { labStatus } from '../lab/lab';
 import { eventually, lxc, settledContainer, type LabNode } from '../support/lab';
 import { startLabCorral, type LabCorral } from '../support/lab-corral';
 
@@ -16,18 +17,21 @@ describe('container console on real LXD nodes', () => {
   let running: { id: string; name: string; node: LabNode };
   let stopped: { id: string };
 
+  const create = async (name: string, image = 'busybox', memoryMiB = 64, diskMiB = 256) => {
+    const res = await owner.gql(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { ${CONTAINER} } }`, {
+      i: { projectId: lab.projectId, name, imageId: lab.imageIds[image], cpu: 1, memoryMiB, diskMiB },
+    });
+    const read = async (id: string) => (await lab.admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} node { name } } }`, { id })).container;
+    const done = await settledContainer(read, res, 240_000);
+    assert.equal(done.status, 'RUNNING', JSON.stringify(done.operation));
+    return { id: done.id as string, name, node: lab.nodes.find((n) => n.name === done.node.name)! };
+  };
+
   before(async () => {
-    lab = await startLabCorral();
+    const debian = (await labStatus()).images.debian;
+    if (!debian) throw new Error('the console tests need the lab\'s Debian 12 image: run "npm run lab -- up --with-lxd" and "npm run lab -- image debian" (as root)');
+    lab = await startLabCorral({ images: { debian12: debian } });
     owner = lab.owner;
-    const create = async (name: string) => {
-      const res = await owner.gql(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { ${CONTAINER} } }`, {
-        i: { projectId: lab.projectId, name, imageId: lab.imageIds.busybox, cpu: 1, memoryMiB: 64, diskMiB: 256 },
-      });
-      const read = async (id: string) => (await lab.admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} node { name } } }`, { id })).container;
-      const done = await settledContainer(read, res);
-      assert.equal(done.status, 'RUNNING', JSON.stringify(done.operation));
-      return { id: done.id as string, name, node: lab.nodes.find((n) => n.name === done.node.name)! };
-    };
     running = await create(unique('con'));
     const off = await create(unique('con-off'));
     const read = async (id: string) => (await lab.admin.ok(`query($id: ID!) { container(id: $id) { ${CONTAINER} } }`, { id })).container;
@@ -70,6 +74,7 @@ describe('container console on real LXD nodes', () => {
     // A long-running child in the foreground, then the browser goes away.
     console_.type('sleep 4242\r');
     await eventually('sleep 4242 to run in the container', async () => (await inContainer('ps')).includes('sleep 4242'));
+    assert.match(await inContainer('ps'), /\/bin\/sh -l/, 'the console runs a login shell');
     assert.equal((await runningExecs()).length, 1, 'one exec (the console) runs on the node');
     console_.ws.close();
     const closed = await console_.closed;
@@ -120,5 +125,19 @@ describe('container console on real LXD nodes', () => {
     assert.deepEqual(await runningExecs(), execsBefore);
     const refused = (await auditOf('container.console.open')).find((e: any) => e.targetId === stopped.id);
     assert.deepEqual([refused?.outcome, refused?.errorCode], ['FAILURE', 'CONTAINER_NOT_RUNNING']);
+  });
+
+  test("a Debian container gets root's login shell from /etc/passwd (bash, as a login shell) with a working terminal", async () => {
+    const debian = await create(unique('con-deb'), 'debian12', 256, 2048);
+    const c = openConsole(lab.server.url, owner, debian.id, { cols: 90, rows: 20 });
+    await c.ready;
+    c.type('echo "shell=$0 term=$TERM"; stty size\r');
+    await c.waitFor(/shell=-?\/?(bin\/)?bash term=xterm-256color/, 15_000);
+    await c.waitFor(/\b20 90\b/);
+    const ps = await lxc(debian.node, 'exec', '--project', lab.lxdProject, debian.name, '--', 'ps', '-eo', 'args');
+    assert.match(ps, /^\/bin\/bash -l$/m, ps);
+    c.ws.close();
+    await c.closed;
+    await eventually('bash to be gone', async () => !/^\/bin\/bash -l$/m.test(await lxc(debian.node, 'exec', '--project', lab.lxdProject, debian.name, '--', 'ps', '-eo', 'args')), 15_000);
   });
 });

@@ -54,6 +54,7 @@ describe('container metrics from real LXD nodes', () => {
       const state = JSON.parse(await lxc(node, 'query', `/1.0/instances/${name}/state?project=${lab.lxdProject}`));
       assert.equal(hot.diskBytes === null, state.disk?.root === undefined, 'disk usage is there exactly when the node reports it');
       await busy;
+      console.log(`# samples during the test: ${sub.events.map((e) => e.cpuPercent).join(' ')}`);
 
       const history = await owner.ok(`query($id: ID!, $from: DateTimeISO!, $to: DateTimeISO!) { containerMetricsHistory(id: $id, from: $from, to: $to, step: 1) { at cpuPercent memoryBytes } }`, {
         id: container.id,

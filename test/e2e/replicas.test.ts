@@ -170,6 +170,6 @@ describe('two replicas share the workers: no operation runs twice', () => {
     assert.ok(finishedRows.every((r) => r.status === 'RUNNING'), JSON.stringify(finishedRows));
     assert.deepEqual((await onNodes()).filter((n) => names.includes(n)), finishedRows.map((r) => r.name).sort());
     const taken = after.filter((c) => ops.includes(c.operation));
-    console.log(`# A killed with ${ops.length} creates under way: ${taken.length} taken over (${taken.filter((c) => byB.includes(c)).length} by B), ${finishedRows.length} containers exist once each`);
+    console.log(`# A killed with ${ops.length} creates under way: ${taken.length} taken over (${taken.filter((c) => byB.includes(c)).length} by B), ${finishedRows.length} finished (each exists once on the nodes), ${ops.length - finishedRows.length} cleanly undone`);
   });
 });

@@ -146,7 +146,7 @@ forEachDatabase((TEST_DB) => {
     test('refusals close with a typed code before the node is asked: anonymous, other tenant, missing permission, bad size, not running, cross-site cookie', async () => {
       const before = fake.consoles.length;
       const noWrite = new Caller(server.url, f.tokenA.token);
-      const cases: [Caller | null, string, Record<string, string>, number, string][] = [
+      const cases: [Caller | null, string, { query?: string; origin?: string; rawId?: boolean }, number, string][] = [
         [null, containerId, {}, 4401, 'UNAUTHENTICATED'],
         [new Caller(server.url, 'corral_not-a-real-token'), containerId, {}, 4401, 'UNAUTHENTICATED'],
         [f.memberB.caller, containerId, {}, 4403, 'FORBIDDEN'],
@@ -157,6 +157,8 @@ forEachDatabase((TEST_DB) => {
         [f.ownerA.caller, containerId, { query: 'cols=80&rows=abc' }, 4400, 'BAD_USER_INPUT'],
         [f.ownerA.caller, stoppedId, {}, 4409, 'CONTAINER_NOT_RUNNING'],
         [f.ownerA.caller, containerId, { origin: 'https://evil.example' }, 4403, 'FORBIDDEN'],
+        [f.ownerA.caller, containerId, { origin: 'null' }, 4403, 'FORBIDDEN'],
+        [f.ownerA.caller, '%E0%A4%A', { rawId: true }, 4404, 'NOT_FOUND'],
       ];
       for (const [caller, id, options, code, reason] of cases) {
         const c = openConsole(server.url, caller, id, options);
@@ -169,7 +171,9 @@ forEachDatabase((TEST_DB) => {
       const opens = await audit('container.console.open');
       assert.ok(opens.some((e: any) => e.targetId === stoppedId && e.outcome === 'FAILURE' && e.errorCode === 'CONTAINER_NOT_RUNNING'));
       const ownerView = (await f.ownerA.caller.ok(`{ auditEvents(action: "container.console.open", first: 100) { edges { node { errorCode actorEmail } } } }`)).auditEvents.edges.map((e: any) => e.node);
-      assert.ok(!ownerView.some((e: any) => e.errorCode === 'NOT_FOUND'), 'tenant A does not see B probing');
+      assert.ok(!ownerView.some((e: any) => e.actorEmail === f.resellerAdminB.user.email), 'tenant A does not see B probing');
+      const bView = (await f.resellerAdminB.caller.ok(`{ auditEvents(action: "container.console.open", first: 100) { edges { node { errorCode targetId } } } }`)).auditEvents.edges.map((e: any) => e.node);
+      assert.ok(bView.some((e: any) => e.errorCode === 'NOT_FOUND' && e.targetId === containerId), 'the probe is in the prober\'s own trail');
     });
 
     test('a node failure while starting the shell closes with NODE_UNAVAILABLE and is audited', async () => {

@@ -11,6 +11,7 @@ import { FakeGateway } from '../support/fake-gateway';
 import { generateLicenceKeyPair, issueLicence } from '../../server/licences/licence-document';
 import { startTestServer, forEachDatabase, type TestServer } from '../support/server';
 import { firstOutcome } from '../support/subscriptions';
+import { MetricsTopics } from '../../server/metrics/metrics.topics';
 
 type Fixture = Awaited<ReturnType<typeof twoTenants>> & {
   clusterId: string;
@@ -38,9 +39,9 @@ interface Row {
   delivers?: { trigger(f: Fixture, server: TestServer): Promise<unknown>; check(data: any, f: Fixture): boolean };
 }
 
-/** Announces a change (nothing changes) a few times, so that one lands after the subscription is registered. */
+/** Announces a change (nothing changes) every 50 ms for 4 s, so that one lands after the subscription is registered. */
 const announce = async (send: () => void) => {
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 80; i++) {
     send();
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -184,6 +185,23 @@ const matrix: Record<string, Row> = {
   'Mutation.undrainNode': { request: (f) => ({ query: `mutation($id: ID!) { undrainNode(id: $id) { id } }`, variables: { id: f.nodeId } }), rightful: (f) => f.admin },
   'Query.image': { request: (f) => ({ query: `query($id: ID!) { image(id: $id) { id } }`, variables: { id: f.imageId } }), rightful: (f) => f.ownerA.caller, openToTenants: true },
   'Mutation.deleteImage': { request: (f) => ({ query: `mutation($id: ID!) { deleteImage(id: $id) { id } }`, variables: { id: f.spareImageId } }), rightful: (f) => f.admin },
+  'Query.containerMetricsHistory': {
+    request: (f) => ({
+      query: `query($id: ID!, $from: DateTimeISO!, $to: DateTimeISO!) { containerMetricsHistory(id: $id, from: $from, to: $to, step: 60) { at cpuPercent } }`,
+      variables: { id: f.containerA.id, from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date().toISOString() },
+    }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  'Subscription.containerMetrics': {
+    request: (f) => ({ query: `subscription($id: ID!) { containerMetrics(containerId: $id) { containerId cpuPercent } }`, variables: { id: f.containerA.id } }),
+    rightful: (f) => f.ownerA.caller,
+    // A sample straight to the pubsub (the sampler itself is tested in metrics.test.ts).
+    delivers: {
+      trigger: (f, server) =>
+        announce(() => server.services.pubsub.publish(MetricsTopics.sampled, f.containerA.id, { containerId: f.containerA.id, at: Date.now(), cpuPercent: 42, memoryBytes: 1, diskBytes: null, rxBytesPerSecond: 0, txBytesPerSecond: 0 })),
+      check: (data, f) => data?.containerMetrics?.containerId === f.containerA.id && data.containerMetrics.cpuPercent === 42,
+    },
+  },
   'Subscription.auditEventCreated': {
     request: (f) => ({ query: `subscription($id: ID) { auditEventCreated(accountId: $id) { id action } }`, variables: { id: f.customerA.id } }),
     rightful: (f) => f.ownerA.caller,

@@ -21,13 +21,13 @@ export interface ConsoleClient {
  * Opens `/console/<id>` as `caller` (its cookie, or its token as `Authorization: Bearer`), or
  * anonymously with `caller` null.
  */
-export function openConsole(baseUrl: string, caller: Caller | null, containerId: string, options: { cols?: number; rows?: number; origin?: string; query?: string } = {}): ConsoleClient {
+export function openConsole(baseUrl: string, caller: Caller | null, containerId: string, options: { cols?: number; rows?: number; origin?: string; query?: string; rawId?: boolean } = {}): ConsoleClient {
   const query = options.query ?? `cols=${options.cols ?? 80}&rows=${options.rows ?? 24}`;
   const headers: Record<string, string> = {};
   if (caller?.cookie) headers.cookie = caller.cookie;
   if (caller?.token) headers.authorization = `Bearer ${caller.token}`;
   if (options.origin) headers.origin = options.origin;
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/console/${encodeURIComponent(containerId)}?${query}`, { headers });
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/console/${options.rawId ? containerId : encodeURIComponent(containerId)}?${query}`, { headers });
   const chunks: Buffer[] = [];
   const messages: Record<string, unknown>[] = [];
   let text = '';
