@@ -41,7 +41,8 @@ function client() {
   let attached = 0;
   let failed = 0;
   const latencies: number[] = [];
-  const send = (m: ToParent) => process.send!(m);
+  const send = (m: ToParent) => void (process.connected && process.send!(m));
+  process.on('disconnect', () => process.exit(0));
   const report = setInterval(() => send({ type: 'progress', open, attached, failed }), 250);
   report.unref();
   process.on('message', async (m: ToChild) => {
@@ -139,7 +140,7 @@ async function main() {
     const memory = () => {
       global.gc?.();
       const m = process.memoryUsage();
-      return { rss: m.rss, heap: m.heapUsed, external: m.external + m.arrayBuffers };
+      return { rss: m.rss, heap: m.heapUsed, heapTotal: m.heapTotal, external: m.external + m.arrayBuffers };
     };
     /** Grows to `target` subscribers; probes until every one of them has received an event. */
     const grow = async (target: number) => {
@@ -171,21 +172,21 @@ async function main() {
     const base = memory();
     const rows: string[] = [];
     const memoryRow = (n: number, m: ReturnType<typeof memory>, ms: number) =>
-      `${String(n).padStart(6)} subscribers held (${(ms / 1000).toFixed(1)} s to connect and attach): RSS ${(m.rss / MiB).toFixed(0)} MiB, heap ${(m.heap / MiB).toFixed(0)} MiB; per subscriber RSS ${((m.rss - base.rss) / n / 1024).toFixed(1)} KiB, heap ${((m.heap - base.heap) / n / 1024).toFixed(1)} KiB`;
-    const latencyRow = (n: number, l: Awaited<ReturnType<typeof measureLatency>>) =>
-      `${String(n).padStart(6)} subscribers, ${EVENTS} events: delivered ${l.delivered}/${l.expected}; latency p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms`;
+      `${String(n).padStart(6)} subscribers held (${(ms / 1000).toFixed(1)} s to connect and attach): RSS ${(m.rss / MiB).toFixed(0)} MiB, heap ${(m.heap / MiB).toFixed(0)} MiB used of ${(m.heapTotal / MiB).toFixed(0)}, external ${(m.external / MiB).toFixed(0)} MiB; per subscriber RSS ${((m.rss - base.rss) / n / 1024).toFixed(1)} KiB, heap ${((m.heap - base.heap) / n / 1024).toFixed(1)} KiB`;
+    const latencyRow = (n: number, events: number, l: Awaited<ReturnType<typeof measureLatency>>) =>
+      `${String(n).padStart(6)} subscribers, ${events} events: delivered ${l.delivered}/${l.expected}; latency p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms`;
 
     console.log(`# baseline (Corral idle, no subscriber): RSS ${(base.rss / MiB).toFixed(0)} MiB, heap ${(base.heap / MiB).toFixed(0)} MiB`);
     const t1 = await grow(LATENCY_AT);
     rows.push(memoryRow(LATENCY_AT, memory(), t1));
     console.log(`# ${rows.at(-1)}`);
-    rows.push(latencyRow(LATENCY_AT, await measureLatency(EVENTS)));
+    rows.push(latencyRow(LATENCY_AT, EVENTS, await measureLatency(EVENTS)));
     console.log(`# ${rows.at(-1)}`);
     const t2 = await grow(TOTAL);
     const full = memory();
     rows.push(memoryRow(TOTAL, full, t2));
     console.log(`# ${rows.at(-1)}`);
-    rows.push(latencyRow(TOTAL, await measureLatency(5)));
+    rows.push(latencyRow(TOTAL, 5, await measureLatency(5)));
     console.log(`# ${rows.at(-1)}`);
 
     console.log('\nbench:subscribers (one Corral process, containerMetrics over graphql-ws, loopback)');

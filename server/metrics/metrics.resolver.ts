@@ -53,7 +53,7 @@ export class MetricsResolver {
       const id = await context.services.metrics.checkSubscription(actor, args.containerId);
       return pipe(
         context.services.pubsub.subscribe(MetricsTopics.sampled, id),
-        filter((payload: ContainerMetricsPayload) => context.services.metrics.stillVisible(actor, payload.containerId)),
+        filter((payload: ContainerMetricsPayload) => context.services.metrics.stillVisible(actor, payload)),
       );
     },
   })

@@ -75,15 +75,30 @@ export class MetricsService {
     return (await visibleContainer(this.db.manager, actor, id)).id;
   }
 
-  /** For every event: is the container still there and still the caller's? One indexed query. */
-  async stillVisible(actor: Actor, id: string): Promise<boolean> {
+  /**
+   * For every event: is the container still there and still the caller's? The container's account
+   * is looked up once per event (one indexed query shared by every subscriber that gets the same
+   * event object), then each subscriber's scope is compared in memory.
+   */
+  async stillVisible(actor: Actor, payload: ContainerMetricsPayload): Promise<boolean> {
+    let path = this.pathPerEvent.get(payload);
+    if (!path) {
+      path = this.accountPathOf(payload.containerId);
+      this.pathPerEvent.set(payload, path);
+    }
+    return inScope(actor, await path);
+  }
+
+  private readonly pathPerEvent = new WeakMap<ContainerMetricsPayload, Promise<string | null>>();
+
+  private async accountPathOf(containerId: string): Promise<string | null> {
     const row = await this.db.manager
       .createQueryBuilder(Container, 'c')
       .innerJoin('c.project', 'p')
       .innerJoin('p.account', 'a')
       .select('a.path', 'path')
-      .where('c.id = :id', { id })
+      .where('c.id = :id', { id: containerId })
       .getRawOne<{ path: string }>();
-    return inScope(actor, row?.path);
+    return row?.path ?? null;
   }
 }
