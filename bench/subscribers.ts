@@ -3,6 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { MetricsTopics, type ContainerMetricsPayload } from '../server/metrics/metrics.topics';
@@ -137,20 +138,29 @@ async function main() {
     const sum = (k: 'open' | 'attached' | 'failed') => [...progress.values()].reduce((s, p) => s + p[k], 0);
     const publish = (cpuPercent: number) =>
       server.services.pubsub.publish(MetricsTopics.sampled, containerId, { containerId, at: now(), cpuPercent, memoryBytes: 1, diskBytes: null, rxBytesPerSecond: 0, txBytesPerSecond: 0 } satisfies ContainerMetricsPayload);
-    const memory = () => {
+    /** After full collections and a second to settle (V8 gives pages back lazily). */
+    const memory = async () => {
+      global.gc?.();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
       global.gc?.();
       const m = process.memoryUsage();
-      return { rss: m.rss, heap: m.heapUsed, heapTotal: m.heapTotal, external: m.external + m.arrayBuffers };
+      return { rss: m.rss, heap: m.heapUsed, heapTotal: m.heapTotal, external: m.external + m.arrayBuffers, peak: process.resourceUsage().maxRSS * 1024 };
     };
     /** Grows to `target` subscribers; probes until every one of them has received an event. */
     const grow = async (target: number) => {
       const started = performance.now();
       const more = target - sum('attached');
       children.forEach((child, i) => child.send({ cmd: 'connect', count: Math.floor(more / CHILDREN) + (i < more % CHILDREN ? 1 : 0), url: server.url, cookie: owner.cookie!, containerId } satisfies ToChild));
+      // Probes only once every connection is open: each one goes to every subscriber.
+      let lastLog = performance.now();
       while (sum('attached') < target) {
         if (sum('failed') > 0) throw new Error(`${sum('failed')} subscriptions failed`);
-        publish(PROBE);
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        if (sum('open') >= target) publish(PROBE);
+        await new Promise((resolve) => setTimeout(resolve, sum('open') >= target ? 2000 : 250));
+        if (performance.now() - lastLog > 10_000) {
+          lastLog = performance.now();
+          console.log(`#   ${sum('open')} open, ${sum('attached')} attached after ${((performance.now() - started) / 1000).toFixed(0)} s`);
+        }
       }
       return performance.now() - started;
     };
@@ -169,21 +179,22 @@ async function main() {
       return { delivered: sorted.length, expected: events * sum('attached'), p50: pct(50), p99: pct(99), max: sorted.at(-1) ?? NaN };
     };
 
-    const base = memory();
+    const base = await memory();
     const rows: string[] = [];
-    const memoryRow = (n: number, m: ReturnType<typeof memory>, ms: number) =>
-      `${String(n).padStart(6)} subscribers held (${(ms / 1000).toFixed(1)} s to connect and attach): RSS ${(m.rss / MiB).toFixed(0)} MiB, heap ${(m.heap / MiB).toFixed(0)} MiB used of ${(m.heapTotal / MiB).toFixed(0)}, external ${(m.external / MiB).toFixed(0)} MiB; per subscriber RSS ${((m.rss - base.rss) / n / 1024).toFixed(1)} KiB, heap ${((m.heap - base.heap) / n / 1024).toFixed(1)} KiB`;
+    const memoryRow = (n: number, m: Awaited<ReturnType<typeof memory>>, ms: number) =>
+      `${String(n).padStart(6)} subscribers held (${(ms / 1000).toFixed(1)} s to connect and attach): RSS ${(m.rss / MiB).toFixed(0)} MiB, heap ${(m.heap / MiB).toFixed(0)} MiB used of ${(m.heapTotal / MiB).toFixed(0)}, external ${(m.external / MiB).toFixed(0)} MiB, peak RSS so far ${(m.peak / MiB).toFixed(0)} MiB; per subscriber RSS ${((m.rss - base.rss) / n / 1024).toFixed(1)} KiB, heap ${((m.heap - base.heap) / n / 1024).toFixed(1)} KiB`;
     const latencyRow = (n: number, events: number, l: Awaited<ReturnType<typeof measureLatency>>) =>
       `${String(n).padStart(6)} subscribers, ${events} events: delivered ${l.delivered}/${l.expected}; latency p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms`;
 
     console.log(`# baseline (Corral idle, no subscriber): RSS ${(base.rss / MiB).toFixed(0)} MiB, heap ${(base.heap / MiB).toFixed(0)} MiB`);
     const t1 = await grow(LATENCY_AT);
-    rows.push(memoryRow(LATENCY_AT, memory(), t1));
+    rows.push(memoryRow(LATENCY_AT, await memory(), t1));
     console.log(`# ${rows.at(-1)}`);
+    if (process.env.BENCH_HEAP_SNAPSHOT) console.log(`# heap snapshot: ${v8.writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT)}`);
     rows.push(latencyRow(LATENCY_AT, EVENTS, await measureLatency(EVENTS)));
     console.log(`# ${rows.at(-1)}`);
     const t2 = await grow(TOTAL);
-    const full = memory();
+    const full = await memory();
     rows.push(memoryRow(TOTAL, full, t2));
     console.log(`# ${rows.at(-1)}`);
     rows.push(latencyRow(TOTAL, 5, await measureLatency(5)));
@@ -191,7 +202,7 @@ async function main() {
 
     console.log('\nbench:subscribers (one Corral process, containerMetrics over graphql-ws, loopback)');
     for (const row of rows) console.log(row);
-    console.log(`goal 10,000 within 512 MB: ${sum('attached') >= 10_000 && full.rss <= 512 * MiB ? 'met' : 'NOT met'} (${sum('attached')} held, RSS ${(full.rss / MiB).toFixed(0)} MiB)`);
+    console.log(`goal 10,000 within 512 MB: ${sum('attached') >= 10_000 && full.rss <= 512 * MiB ? 'met' : 'NOT met'} (${sum('attached')} held, RSS ${(full.rss / MiB).toFixed(0)} MiB settled; peak RSS of the whole run ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB)`);
   } finally {
     for (const child of children) child.kill();
     await server.stop();

@@ -11,6 +11,7 @@ import { ApiToken } from '../auth/api-token.entity';
 import { Session } from '../auth/session.entity';
 import { Cluster } from '../clusters/cluster.entity';
 import { Container } from '../containers/container.entity';
+import { IpAddress, IpPool } from '../network/ip-pool.entity';
 import { BackupSchedule } from '../backups/backup-schedule.entity';
 import { ContainerBackup } from '../backups/backup.entity';
 import { ContainerNic } from '../containers/nic.entity';
@@ -19,11 +20,13 @@ import { Licence } from '../licences/licence.entity';
 import { ContainerMetric } from '../metrics/container-metric.entity';
 import { LxdIdentity } from '../nodes/lxd-identity.entity';
 import { Node } from '../nodes/node.entity';
+import { NodeSetup } from '../provisioning/node-setup.entity';
+import { SshIdentity } from '../provisioning/ssh-identity.entity';
 import { Operation } from '../operations/operation.entity';
 import type { Config } from './config';
 import { takeTurnsOnSqlite } from './sqlite-turns';
 
-export const entities = [Account, User, Project, Session, ApiToken, AuditEvent, Cluster, Node, LxdIdentity, Image, Container, ContainerNic, Operation, Licence, ContainerBackup, BackupSchedule, ContainerMetric];
+export const entities = [Account, User, Project, Session, ApiToken, AuditEvent, Cluster, Node, LxdIdentity, Image, Container, ContainerNic, Operation, Licence, ContainerBackup, BackupSchedule, ContainerMetric, SshIdentity, NodeSetup, IpPool, IpAddress];
 
 /**
  * The database: SQLite in the data directory by default, PostgreSQL with DATABASE_URL.

@@ -30,6 +30,16 @@ export const ErrorCode = {
   BACKUP_MISSING: 'BACKUP_MISSING',
   /** Corral's backup archive (CORRAL_BACKUP_ARCHIVE_DIR) could not store a backup (disk full, no permission); what needed it (a migration) did not go ahead. */
   BACKUP_ARCHIVE_FAILED: 'BACKUP_ARCHIVE_FAILED',
+  /** connectNode: the node refused the SSH credentials (user, password or private key). */
+  SSH_AUTH_FAILED: 'SSH_AUTH_FAILED',
+  /** connectNode: nothing answered on the SSH address in time (refused, no route, timeout). */
+  NODE_UNREACHABLE: 'NODE_UNREACHABLE',
+  /** The node's SSH host key is not the one pinned at connectNode: Corral did not go on. */
+  SSH_HOST_KEY_MISMATCH: 'SSH_HOST_KEY_MISMATCH',
+  /** connectNode: the node runs an OS Corral does not set up (Debian 12, Ubuntu 20.04 or later are supported); the message names what was found. */
+  UNSUPPORTED_OS: 'UNSUPPORTED_OS',
+  /** The IP pool has no free address left (reserved addresses and the gateway are never handed out); nothing was allocated. */
+  POOL_EXHAUSTED: 'POOL_EXHAUSTED',
   INTERRUPTED: 'INTERRUPTED',
   LXD_ERROR: 'LXD_ERROR',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

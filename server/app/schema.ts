@@ -8,6 +8,7 @@ import { AuditResolver } from '../audit/audit.resolver';
 import { AuthResolver } from '../auth/auth.resolver';
 import { LoginResolver } from '../auth/login.resolver';
 import { ClustersResolver } from '../clusters/clusters.resolver';
+import { ContainerAddressesResolver, IpPoolsResolver } from '../network/ip-pools.resolver';
 import { CloneResolver } from '../containers/clone.resolver';
 import { BackupsResolver, ContainerBackupsResolver } from '../backups/backups.resolver';
 import { ContainersResolver } from '../containers/containers.resolver';
@@ -21,6 +22,7 @@ import { LicencesResolver } from '../licences/licences.resolver';
 import { MetricsResolver } from '../metrics/metrics.resolver';
 import { LiveResolver } from '../live/live.resolver';
 import { DrainResolver } from '../nodes/drain.resolver';
+import { NodeSetupResolver } from '../provisioning/node-setup.resolver';
 import { NodesResolver } from '../nodes/nodes.resolver';
 import { OperationsResolver } from '../operations/operations.resolver';
 import { authChecker } from './auth-checker';
@@ -35,8 +37,11 @@ export const resolvers = [
   UsersResolver,
   AuditResolver,
   ClustersResolver,
+  IpPoolsResolver,
+  ContainerAddressesResolver,
   NodesResolver,
   DrainResolver,
+  NodeSetupResolver,
   ImagesResolver,
   ContainersResolver,
   ResourcesResolver,

@@ -7,6 +7,7 @@ import { AuditService } from '../audit/audit.service';
 import { ApiTokensService } from '../auth/api-tokens.service';
 import { SessionsService } from '../auth/sessions.service';
 import { ClustersService } from '../clusters/clusters.service';
+import { IpamService } from '../network/ipam.service';
 import { cloneNodesFor } from '../containers/clone.gateway';
 import { cloneHandlers } from '../containers/clone.operations';
 import { CloneService } from '../containers/clone.service';
@@ -47,6 +48,8 @@ import { DrainService } from '../nodes/drain.service';
 import { NodeWatch } from '../nodes/node-watch';
 import { NodesService } from '../nodes/nodes.service';
 import { OperationsService } from '../operations/operations.service';
+import { nodeSetupHandlers } from '../provisioning/node-setup.operations';
+import { NodeSetupService } from '../provisioning/node-setup.service';
 import { OperationRunner } from '../operations/runner';
 import type { Config } from './config';
 import type { Logger } from './logger';
@@ -62,13 +65,14 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   const operations = new OperationsService(db);
   const nodes = new NodesService(db, audit, gateway, licences, log);
   const drains = new DrainService(db, audit, operations, nodes);
+  const nodeSetups = new NodeSetupService(db, audit, operations, licences);
   const containers = new ContainersService(db, audit, operations, nodes, licences);
   const resourcesGateway = resourcesGatewayFor(gateway);
   const resources = new ResourcesService(audit, operations, nodes, resourcesGateway);
   const nicsGateway = nicsGatewayFor(gateway);
   const backupNodes = backupNodesFor(gateway);
   const backupArchive = new BackupArchive(config.backups.archiveDir);
-  const runner: OperationRunner = new OperationRunner(db, log, config.workers.leaseMs, { ...backupHandlers(db, gateway, backupNodes, backupArchive, log), ...containerHandlers(db, gateway, log, backupArchive), ...nicHandlers(db, nicsGateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log), ...migrationHandlers(db, gateway, migrationNodesFor(gateway), log, backupCarrier(db, backupNodes, backupArchive, log)), ...drainHandlers(db, drains, operations, (): OperationRunner => runner, log), ...cloneHandlers(db, gateway, cloneNodesFor(gateway), log), ...imageFromContainerHandlers(db, imagePublishNodesFor(gateway), config.imageDir, log) });
+  const runner: OperationRunner = new OperationRunner(db, log, config.workers.leaseMs, { ...backupHandlers(db, gateway, backupNodes, backupArchive, log), ...containerHandlers(db, gateway, log, backupArchive), ...nicHandlers(db, nicsGateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log), ...migrationHandlers(db, gateway, migrationNodesFor(gateway), log, backupCarrier(db, backupNodes, backupArchive, log)), ...drainHandlers(db, drains, operations, (): OperationRunner => runner, log), ...nodeSetupHandlers(db, nodeSetups, nodes, log), ...cloneHandlers(db, gateway, cloneNodesFor(gateway), log), ...imageFromContainerHandlers(db, imagePublishNodesFor(gateway), config.imageDir, log) });
   containers.runner = runner;
   runner.live = livePublisher;
   nodes.live = livePublisher;
@@ -81,6 +85,7 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   const migrations = new MigrationService(audit, operations, nodes);
   migrations.runner = runner;
   drains.runner = runner;
+  nodeSetups.runner = runner;
   const nics = new NicsService(db, audit, operations, nicsGateway);
   nics.runner = runner;
   const clones = new CloneService(audit, operations, nodes, licences);
@@ -98,6 +103,7 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
     consoles: new ConsoleService(audit),
     migrations,
     drains,
+    nodeSetups,
     nics,
     clones,
     imagesFromContainers,
@@ -108,6 +114,7 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
     metrics: new MetricsService(db),
     metricsSampler: new MetricsSampler(db, metricsNodesFor(gateway), pubsub, log, config.metrics),
     clusters: new ClustersService(db, audit),
+    ipam: new IpamService(db, audit),
     images: new ImagesService(db, audit, config.imageDir, log),
     nodeWatch: Object.assign(new NodeWatch(db, gateway, nodes, log, config.workers), { live: livePublisher }),
     live: new LiveService(db, pubsub, log),

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, parse, specifiedRules, validate, NoSchemaIntrospectionCustomRule, type GraphQLSchema, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, parse, type DocumentNode, specifiedRules, validate, NoSchemaIntrospectionCustomRule, type GraphQLSchema, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { DataSource } from 'typeorm';
@@ -35,6 +35,8 @@ export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchem
   const format = (result: ExecutionResult): ExecutionResult =>
     result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e) as GraphQLError) } : result;
 
+  /** Valid documents by their text (validation depends on the document alone), at most 1000. */
+  const documents = new Map<string, DocumentNode>();
   const cleanup = useServer<Record<string, unknown>, Extra>(
     {
       schema,
@@ -58,6 +60,9 @@ export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchem
         reauthenticate: ctx.extra.reauthenticate,
       }),
       onSubscribe: (_ctx, _id, payload) => {
+        // Many subscribers send the same document: it is parsed and validated once and shared (bench:subscribers).
+        const known = documents.get(payload.query);
+        if (known) return { schema, document: known, variableValues: payload.variables, operationName: payload.operationName };
         let document;
         try {
           document = parse(payload.query);
@@ -75,6 +80,8 @@ export function attachWebSocket(httpServer: Server, deps: { schema: GraphQLSchem
             return new GraphQLError(message, { extensions: { ...formatted.extensions, code: formatted.extensions?.code ?? 'GRAPHQL_VALIDATION_FAILED' } });
           });
         }
+        if (documents.size >= 1000) documents.delete(documents.keys().next().value!);
+        documents.set(payload.query, document);
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       onNext: (_ctx, _id, _payload, _args, result) => format(result as ExecutionResult),

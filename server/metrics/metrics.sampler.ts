@@ -34,7 +34,7 @@ interface Counters {
  * and network rates come from the deltas to the previous sample, so a container's first sample
  * (and the one after a counter reset, e.g. a restart) only sets the baseline. Each sample is
  * stored (raw history) and published to `containerMetrics` subscribers. The same loop rolls raw
- * samples up into ROLLUP_SECONDS averages and prunes both by age. History rows are keyed by
+ * samples up into ROLLUP_SECONDS averages and then prunes both by age. History rows are keyed by
  * container, step and interval, written with INSERT … ON CONFLICT DO NOTHING, so several
  * replicas sampling at once store each interval once.
  */
@@ -74,8 +74,8 @@ export class MetricsSampler {
 
   private async pass(now: number): Promise<void> {
     await this.sample(now);
-    await this.rollup(now);
-    await this.prune(now);
+    // Pruning follows the rollup, once per finished window: a pass otherwise costs one query when nothing runs.
+    if (await this.rollup(now)) await this.prune(now);
   }
 
   /** Samples the running containers of every reachable node, stores and publishes what has a previous sample to compare with. */
@@ -123,16 +123,17 @@ export class MetricsSampler {
     );
     this.previous = next;
     const interval = Math.floor(now / this.settings.sampleMs) * this.settings.sampleMs;
-    await this.insert(payloads.map((p) => ({ ...p, step: 0, at: interval, samples: 1 })));
-    for (const payload of payloads) this.pubsub.publish(MetricsTopics.sampled, payload.containerId, payload);
-    return payloads;
+    const won = await this.insertRaw(payloads.map((p) => ({ ...p, step: 0, at: interval, samples: 1 })));
+    const published = payloads.filter((p) => won.has(p.containerId));
+    for (const payload of published) this.pubsub.publish(MetricsTopics.sampled, payload.containerId, payload);
+    return published;
   }
 
-  /** Averages the raw samples of every finished ROLLUP_SECONDS window not rolled up yet. */
-  async rollup(now: number): Promise<void> {
+  /** Averages the raw samples of every finished ROLLUP_SECONDS window not rolled up yet; false when there was none. */
+  async rollup(now: number): Promise<boolean> {
     const upTo = Math.floor(now / ROLLUP_MS) * ROLLUP_MS;
     this.rolledUpTo ??= Math.floor((now - this.settings.rawMs) / ROLLUP_MS) * ROLLUP_MS;
-    if (upTo <= this.rolledUpTo) return;
+    if (upTo <= this.rolledUpTo) return false;
     const raw = await this.db.manager.find(ContainerMetric, { where: { step: 0, at: Between(this.rolledUpTo, upTo - 1) } });
     const windows = new Map<string, ContainerMetric[]>();
     for (const row of raw) {
@@ -156,6 +157,7 @@ export class MetricsSampler {
     });
     await this.insert(rows);
     this.rolledUpTo = upTo;
+    return true;
   }
 
   /** Drops raw samples older than the raw retention (once rolled up) and rollups older than the history retention. */
@@ -163,6 +165,25 @@ export class MetricsSampler {
     const rawBefore = Math.min(now - this.settings.rawMs, this.rolledUpTo ?? now - this.settings.rawMs);
     await this.db.manager.delete(ContainerMetric, { step: 0, at: LessThan(rawBefore) });
     await this.db.manager.delete(ContainerMetric, { step: Not(In([0])), at: LessThan(now - this.settings.keepMs) });
+  }
+
+  /**
+   * Stores raw samples; returns the containers whose sample this process stored. On PostgreSQL
+   * several replicas may sample the same interval: only the one whose row went in publishes it, so
+   * subscribers (who get events from every replica through Redis) see each sample once. SQLite
+   * is one process's own file: every row is this process's.
+   */
+  private async insertRaw(rows: Omit<ContainerMetric, 'container'>[]): Promise<Set<string>> {
+    if (this.db.options.type !== 'postgres') {
+      await this.insert(rows);
+      return new Set(rows.map((r) => r.containerId));
+    }
+    const won = new Set<string>();
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      const result = await this.db.createQueryBuilder().insert().into(ContainerMetric).values(rows.slice(i, i + CHUNK)).orIgnore().returning(['containerId']).execute();
+      for (const row of result.raw as { containerId: string }[]) won.add(row.containerId);
+    }
+    return won;
   }
 
   private async insert(rows: Omit<ContainerMetric, 'container'>[]): Promise<void> {

@@ -10,7 +10,7 @@ import { Operation, OperationState } from '../operations/operation.entity';
 import { ACTIVE_STATES, type OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
 import { roomiest, type Footprint } from './capacity';
-import { Node, NodeStatus } from './node.entity';
+import { Node, NodeStatus, SETUP_STATUSES } from './node.entity';
 import type { NodesService } from './nodes.service';
 
 export const DRAIN = 'node.drain';
@@ -95,6 +95,7 @@ export class DrainService {
       if (!node) throw notFound('Node');
       if (node.status === NodeStatus.MAINTENANCE) return { node, operation: null };
       if (node.status === NodeStatus.OFFLINE) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `node ${node.name} is offline: its containers cannot be moved until it answers again`);
+      if (SETUP_STATUSES.includes(node.status)) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `node ${node.name} is not set up yet (${node.status}): there is nothing to drain`);
       // The status write comes first: on PostgreSQL it locks the node's row, so that two drains of one node take turns here.
       await em.update(Node, { id: node.id }, { status: NodeStatus.DRAINING });
       if (await activeDrain(em, node.id)) throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `node ${node.name} is already being drained; follow its operation`);

@@ -5,7 +5,7 @@ import { statusFromLxd } from '../containers/container.operations';
 import { Container, ContainerStatus } from '../containers/container.entity';
 import { Operation, OperationState } from '../operations/operation.entity';
 import { projectIdOfLxdProject, type LifecycleEvent, type NodeGateway } from './node-gateway';
-import { Node, NodeStatus } from './node.entity';
+import { Node, NodeStatus, SETUP_STATUSES } from './node.entity';
 import type { NodesService } from './nodes.service';
 
 /** Lifecycle events that settle a container's status by themselves. */
@@ -66,7 +66,7 @@ export class NodeWatch {
   async connectAll(): Promise<void> {
     const nodes = await this.db.manager.find(Node);
     for (const node of nodes) {
-      if (this.stopped || this.streams.has(node.id) || node.status === NodeStatus.OFFLINE) continue;
+      if (this.stopped || this.streams.has(node.id) || node.status === NodeStatus.OFFLINE || SETUP_STATUSES.includes(node.status)) continue;
       this.streams.set(node.id, { close: () => undefined });
       try {
         const stream = await this.gateway.watch(
@@ -117,7 +117,7 @@ export class NodeWatch {
 
   async reconcileAll(): Promise<void> {
     for (const node of await this.db.manager.find(Node)) {
-      if (node.status !== NodeStatus.OFFLINE) await this.reconcile(node).catch((error: unknown) => this.log.warn({ node: node.name, err: error }, 'reconcile failed'));
+      if (node.status !== NodeStatus.OFFLINE && !SETUP_STATUSES.includes(node.status)) await this.reconcile(node).catch((error: unknown) => this.log.warn({ node: node.name, err: error }, 'reconcile failed'));
     }
   }
 

@@ -10,6 +10,12 @@ export enum NodeStatus {
   /** Being emptied (`drainNode`): nothing new is placed on it; MAINTENANCE once empty. */
   DRAINING = 'DRAINING',
   MAINTENANCE = 'MAINTENANCE',
+  /** connectNode is setting it up over SSH; LXD is not joined yet. */
+  SETTING_UP = 'SETTING_UP',
+  /** Reached over SSH with Corral's own key, OS checked; LXD not joined yet (installing it with Ansible comes later). */
+  SSH_READY = 'SSH_READY',
+  /** Its setup failed: see `setup.step` and `setup.output`; `retryNodeSetup` picks up from there. */
+  FAILED = 'FAILED',
 }
 registerEnumType(NodeStatus, {
   name: 'NodeStatus',
@@ -18,11 +24,17 @@ registerEnumType(NodeStatus, {
     OFFLINE: { description: 'Did not answer the last health check.' },
     DRAINING: { description: 'Its containers are being moved away (`drainNode`); takes no new ones.' },
     MAINTENANCE: { description: 'Emptied and out of service until `undrainNode`; takes no containers.' },
+    SETTING_UP: { description: '`connectNode` is setting it up over SSH; takes no containers.' },
+    SSH_READY: { description: "Reached over SSH with Corral's key and its OS checked, but LXD is not joined yet; takes no containers. `retryNodeSetup` with `lxdTrustPassword` joins it." },
+    FAILED: { description: 'Its setup failed (`setup.step`, `setup.output`); takes no containers until `retryNodeSetup` succeeds.' },
   },
 });
 
 /** Statuses an operator chose (drain, maintenance): health checks leave them alone. */
 export const OPERATOR_STATUSES: readonly NodeStatus[] = [NodeStatus.DRAINING, NodeStatus.MAINTENANCE];
+
+/** Statuses of a node whose LXD is not joined yet (connectNode): no health check, no event stream, no reconcile. */
+export const SETUP_STATUSES: readonly NodeStatus[] = [NodeStatus.SETTING_UP, NodeStatus.SSH_READY, NodeStatus.FAILED];
 
 /** Stored as strings: byte counts overflow 32-bit integers and JavaScript numbers are exact to 2^53. */
 export const bigintColumn = { type: 'bigint', transformer: { to: (v: number) => v, from: (v: string | number | null) => (v === null ? null : Number(v)) } } as const;

@@ -11,7 +11,7 @@ import type { LicencesService } from '../licences/licences.service';
 import type { LivePublisher } from '../live/live.publisher';
 import type { NodeCapabilities } from './node-capabilities';
 import type { NodeGateway } from './node-gateway';
-import { Node, NodeStatus, OPERATOR_STATUSES } from './node.entity';
+import { Node, NodeStatus, OPERATOR_STATUSES, SETUP_STATUSES } from './node.entity';
 import type { AddNodeInput, NodesArgs } from './nodes.inputs';
 
 export interface NodeAllocation {
@@ -84,19 +84,13 @@ export class NodesService {
       const url = input.url.replace(/\/$/, '');
       if (await em.existsBy(Node, { url })) throw conflict('a node with this address is already connected', 'url');
       if (await em.existsBy(Node, { clusterId: cluster.id, name: input.name })) throw conflict(`a node named "${input.name}" is already in this cluster`, 'name');
-      let pinned;
-      try {
-        pinned = await this.gateway.enrol(url, input.secret);
-      } catch (error) {
-        throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `could not join the node: ${(error as Error).message}`, { field: 'url' });
-      }
       const node = em.create(Node, {
         id: newId(),
         clusterId: cluster.id,
         name: input.name,
         url,
-        fingerprint: pinned.fingerprint,
-        serverCertificate: pinned.serverCertificate,
+        fingerprint: '',
+        serverCertificate: '',
         status: NodeStatus.READY,
         cpuThreads: 0,
         memoryBytes: 0,
@@ -104,17 +98,35 @@ export class NodesService {
         lastError: null,
         lastSeenAt: new Date(),
       });
-      try {
-        Object.assign(node, await this.gateway.capacity(node, cluster.storagePool));
-      } catch (error) {
-        this.gateway.forget(node.id);
-        throw badInput(`the node does not offer storage pool "${cluster.storagePool}": ${(error as Error).message}`, 'clusterId');
-      }
-      node.capabilities = await this.capabilitiesOf(node, cluster.storagePool);
+      await this.enrolInto(node, cluster.storagePool, input.secret);
       await em.insert(Node, node);
       draft.target('node', node.id);
       return node;
     });
+  }
+
+  /**
+   * Makes the LXD at `node.url` trust Corral (trust password or token), pins its certificate on
+   * `node` and reads its capacity and capabilities into it. Writes nothing: the caller stores the
+   * node (addNode, and connectNode once LXD answers).
+   */
+  async enrolInto(node: Node, storagePool: string, secret: string): Promise<void> {
+    let pinned;
+    try {
+      pinned = await this.gateway.enrol(node.url, secret);
+    } catch (error) {
+      throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `could not join the node: ${(error as Error).message}`, { field: 'url' });
+    }
+    node.fingerprint = pinned.fingerprint;
+    node.serverCertificate = pinned.serverCertificate;
+    this.gateway.forget(node.id);
+    try {
+      Object.assign(node, await this.gateway.capacity(node, storagePool));
+    } catch (error) {
+      this.gateway.forget(node.id);
+      throw badInput(`the node does not offer storage pool "${storagePool}": ${(error as Error).message}`, 'clusterId');
+    }
+    node.capabilities = await this.capabilitiesOf(node, storagePool);
   }
 
   /** A capability read that fails keeps the last known capabilities rather than failing the health check. */
@@ -130,7 +142,7 @@ export class NodesService {
 
   /** One health check of every node: READY when LXD answers, OFFLINE when not; DRAINING and MAINTENANCE (an operator's choice) stay. */
   async checkHealth(): Promise<void> {
-    const nodes = await this.db.manager.find(Node, { relations: { cluster: true } });
+    const nodes = (await this.db.manager.find(Node, { relations: { cluster: true } })).filter((node) => !SETUP_STATUSES.includes(node.status));
     await Promise.all(
       nodes.map(async (node) => {
         try {

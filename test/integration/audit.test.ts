@@ -56,6 +56,8 @@ forEachDatabase((TEST_DB) => {
         migrateContainer: 'container.migrate',
         drainNode: 'node.drain',
         undrainNode: 'node.undrain',
+        connectNode: 'node.connect',
+        retryNodeSetup: 'node.setup.retry',
         createBackup: 'backup.create',
         deleteBackup: 'backup.delete',
         restoreBackup: 'backup.restore',
@@ -66,6 +68,8 @@ forEachDatabase((TEST_DB) => {
         createImageFromContainer: 'container.createImage',
         addNetworkInterface: 'container.addNetworkInterface',
         removeNetworkInterface: 'container.removeNetworkInterface',
+        createIpPool: 'ipPool.create',
+        deleteIpPool: 'ipPool.delete',
       };
       const schema = await buildCorralSchema();
       assert.deepEqual(Object.keys(schema.getMutationType()!.getFields()).sort(), Object.keys(actions).sort());
@@ -85,6 +89,8 @@ forEachDatabase((TEST_DB) => {
       });
       const clusterId = (await admin.ok(`mutation { createCluster(input: { name: "audit" }) { id } }`)).createCluster.id;
       await admin.ok(`mutation($c: ID!) { addNode(input: { clusterId: $c, name: "n1", url: "https://198.18.0.201:8443", secret: "fake-secret" }) { id } }`, { c: clusterId });
+      const ipPool = (await admin.ok(`mutation($c: ID!) { createIpPool(input: { clusterId: $c, name: "audited", cidr: "198.51.100.0/28" }) { id } }`, { c: clusterId })).createIpPool;
+      await admin.ok(`mutation($id: ID!) { deleteIpPool(id: $id) { id } }`, { id: ipPool.id });
       const images = (await admin.ok(`{ images { edges { node { id name } } } }`)).images.edges.map((e: any) => e.node);
       await admin.ok(`mutation($id: ID!) { deleteImage(id: $id) { id } }`, { id: images.find((i: any) => i.name === 'spare').id });
       const owner = f.ownerA.caller;
@@ -125,6 +131,11 @@ forEachDatabase((TEST_DB) => {
       const drained = (await admin.ok(`mutation($id: ID!) { drainNode(id: $id) { operation { id } } }`, { id: n1 })).drainNode;
       await server.services.runner.settled(drained.operation.id);
       assert.equal((await admin.ok(`mutation($id: ID!) { undrainNode(id: $id) { status } }`, { id: n1 })).undrainNode.status, 'READY');
+      // Over SSH to a loopback port where nothing listens: the setup fails at once, and is retried.
+      const connected = (await admin.ok(`mutation($c: ID!) { connectNode(input: { clusterId: $c, name: "ssh", host: "127.0.0.2", port: 9, password: "audit" }) { id operation { id } } }`, { c: clusterId })).connectNode;
+      await server.services.runner.settled(connected.operation.id);
+      const retried = (await admin.ok(`mutation($id: ID!) { retryNodeSetup(input: { id: $id, password: "audit" }) { operation { id } } }`, { id: connected.id })).retryNodeSetup;
+      await server.services.runner.settled(retried.operation.id);
       for (const mutation of ['stopContainer', 'startContainer', 'restartContainer', 'deleteContainer']) {
         const res = await owner.ok(`mutation($id: ID!) { ${mutation}(id: $id) { operation { id } } }`, { id: created.id });
         await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);

@@ -18,10 +18,14 @@ type Fixture = Awaited<ReturnType<typeof twoTenants>> & {
   nodeId: string;
   /** A second node of the cluster, to migrate to. */
   spareNodeId: string;
+  /** A node connected over SSH whose setup failed (nothing listens on its address), for retryNodeSetup. */
+  setupNodeId: string;
   imageId: string;
   spareImageId: string;
   containerA: { id: string; operationId: string };
   emptyProjectA: { id: string };
+  /** An IP pool of the cluster (the provider's). */
+  ipPoolId: string;
   /** A READY backup of a stopped container of tenant A (restorable in place). */
   backupA: { id: string; containerId: string };
 };
@@ -183,6 +187,22 @@ const matrix: Record<string, Row> = {
   // After addNode, so that the drain has two nodes to move to; undrain puts the node back for the rows after it.
   'Mutation.drainNode': { request: (f) => ({ query: `mutation($id: ID!) { drainNode(id: $id) { id operation { id } } }`, variables: { id: f.nodeId } }), rightful: (f) => f.admin },
   'Mutation.undrainNode': { request: (f) => ({ query: `mutation($id: ID!) { undrainNode(id: $id) { id } }`, variables: { id: f.nodeId } }), rightful: (f) => f.admin },
+  // Over SSH to a loopback port where nothing listens: the setup fails at once (NODE_UNREACHABLE), the mutation itself works.
+  'Mutation.connectNode': {
+    request: (f) => ({ query: `mutation($id: ID!) { connectNode(input: { clusterId: $id, name: "over-ssh", host: "127.0.0.3", port: 9, password: "matrix" }) { id operation { id } } }`, variables: { id: f.clusterId } }),
+    rightful: (f) => f.admin,
+  },
+  'Mutation.retryNodeSetup': {
+    request: (f) => ({ query: `mutation($id: ID!) { retryNodeSetup(input: { id: $id, password: "matrix" }) { id operation { id } } }`, variables: { id: f.setupNodeId } }),
+    rightful: (f) => f.admin,
+  },
+  'Query.ipPool': { request: (f) => ({ query: `query($id: ID!) { ipPool(id: $id) { id } }`, variables: { id: f.ipPoolId } }), rightful: (f) => f.admin },
+  'Query.ipPools': { request: (f) => ({ query: `query($id: ID!) { ipPools(clusterId: $id) { id } }`, variables: { id: f.clusterId } }), rightful: (f) => f.admin },
+  'Mutation.createIpPool': {
+    request: (f) => ({ query: `mutation($id: ID!) { createIpPool(input: { clusterId: $id, name: "second", cidr: "198.51.100.16/28" }) { id } }`, variables: { id: f.clusterId } }),
+    rightful: (f) => f.admin,
+  },
+  'Mutation.deleteIpPool': { request: (f) => ({ query: `mutation($id: ID!) { deleteIpPool(id: $id) { id } }`, variables: { id: f.ipPoolId } }), rightful: (f) => f.admin },
   'Query.image': { request: (f) => ({ query: `query($id: ID!) { image(id: $id) { id } }`, variables: { id: f.imageId } }), rightful: (f) => f.ownerA.caller, openToTenants: true },
   'Mutation.deleteImage': { request: (f) => ({ query: `mutation($id: ID!) { deleteImage(id: $id) { id } }`, variables: { id: f.spareImageId } }), rightful: (f) => f.admin },
   'Query.containerMetricsHistory': {
@@ -257,12 +277,14 @@ forEachDatabase((TEST_DB) => {
       const tenants = await twoTenants(server.url);
       // Three nodes (a spare to migrate to, and addNode's own) are more than the free tier's two.
       await tenants.admin.ok(`mutation($l: String!) { installLicence(licence: $l) { licensee } }`, {
-        l: issueLicence({ licensee: 'Matrix', maxNodes: 5, maxContainers: 10, expiresAt: '2099-01-01T00:00:00Z' }, licenceKeys.privateKey),
+        l: issueLicence({ licensee: 'Matrix', maxNodes: 8, maxContainers: 10, expiresAt: '2099-01-01T00:00:00Z' }, licenceKeys.privateKey),
       });
       const images = (await tenants.admin.ok(`{ images { edges { node { id name } } } }`)).images.edges.map((e: any) => e.node);
       const clusterId = (await tenants.admin.ok(`mutation { createCluster(input: { name: "matrix" }) { id } }`)).createCluster.id;
       const nodeId = (await tenants.admin.ok(`mutation($c: ID!) { addNode(input: { clusterId: $c, name: "first", url: "https://198.18.0.201:8443", secret: "fake-secret" }) { id } }`, { c: clusterId })).addNode.id;
       const spareNodeId = (await tenants.admin.ok(`mutation($c: ID!) { addNode(input: { clusterId: $c, name: "spare", url: "https://198.18.0.203:8443", secret: "fake-secret" }) { id } }`, { c: clusterId })).addNode.id;
+      const setupNode = (await tenants.admin.ok(`mutation($c: ID!) { connectNode(input: { clusterId: $c, name: "unset", host: "127.0.0.2", port: 9, password: "matrix" }) { id operation { id } } }`, { c: clusterId })).connectNode;
+      await server.services.runner.settled(setupNode.operation.id);
       const imageId = images.find((i: any) => i.name === 'tiny').id;
       const created = (
         await tenants.ownerA.caller.ok(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { id operation { id } } }`, {
@@ -282,7 +304,8 @@ forEachDatabase((TEST_DB) => {
       const backup = (await tenants.ownerA.caller.ok(`mutation($c: ID!) { createBackup(containerId: $c) { id operation { id } } }`, { c: archive.id })).createBackup;
       await server.services.runner.settled(backup.operation.id);
       const backupA = { id: backup.id as string, containerId: archive.id as string };
-      f = { ...tenants, clusterId, nodeId, spareNodeId, imageId, spareImageId: images.find((i: any) => i.name === 'spare').id, containerA: { id: created.id, operationId: created.operation.id }, emptyProjectA, backupA };
+      const ipPoolId = (await tenants.admin.ok(`mutation($c: ID!) { createIpPool(input: { clusterId: $c, name: "matrix", cidr: "198.51.100.0/28" }) { id } }`, { c: clusterId })).createIpPool.id;
+      f = { ...tenants, clusterId, nodeId, spareNodeId, setupNodeId: setupNode.id, imageId, spareImageId: images.find((i: any) => i.name === 'spare').id, containerA: { id: created.id, operationId: created.operation.id }, emptyProjectA, backupA, ipPoolId };
     });
     after(() => server.stop());
 
@@ -301,7 +324,7 @@ forEachDatabase((TEST_DB) => {
     /** Rows of every table a refusal must leave alone (the audit trail, which records the refusal, aside). */
     async function snapshot() {
       const rows: Record<string, unknown> = {};
-      for (const table of ['accounts', 'users', 'projects', 'api_tokens', 'clusters', 'nodes', 'images', 'containers', 'operations', 'licences', 'container_backups', 'backup_schedules']) rows[table] = await server.db.query(`SELECT * FROM ${table} ORDER BY id`);
+      for (const table of ['accounts', 'users', 'projects', 'api_tokens', 'clusters', 'nodes', 'images', 'containers', 'operations', 'licences', 'container_backups', 'backup_schedules', 'ip_pools', 'ip_addresses']) rows[table] = await server.db.query(`SELECT * FROM ${table} ORDER BY id`);
       return JSON.stringify(rows);
     }
 

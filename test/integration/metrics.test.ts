@@ -3,7 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../server/app/config';
+import { createLogger } from '../../server/app/logger';
 import { ContainerMetric, ROLLUP_SECONDS } from '../../server/metrics/container-metric.entity';
+import { metricsNodesFor } from '../../server/metrics/metrics.gateway';
+import { MetricsSampler } from '../../server/metrics/metrics.sampler';
 import { MetricsTopics } from '../../server/metrics/metrics.topics';
 import { lxdProjectOf } from '../../server/nodes/node-gateway';
 import { Caller, codeOf } from '../support/client';
@@ -151,6 +155,29 @@ forEachDatabase((TEST_DB) => {
       assert.deepEqual((await history(t.ownerA.caller, c.id, start, start + 2 * R, ROLLUP_SECONDS)).data!.containerMetricsHistory, []);
       assert.ok((await rows(c.id, ROLLUP_SECONDS)) <= 1);
     });
+
+    if (TEST_DB === 'postgres') {
+      test('two replicas sampling the same interval store it once and only the one that stored it publishes', async () => {
+        const c = await running();
+        const mine = server.services.metricsSampler;
+        const other = new MetricsSampler(server.db, metricsNodesFor(fake), server.services.pubsub, createLogger(loadConfig({ LOG_LEVEL: 'silent' })), mine.settings);
+        const sub = metricsSubscriber(t.ownerA.caller.ws(), c.id);
+        try {
+          await sub.attached(server.services.pubsub);
+          for (let i = 0; i < 3; i++) {
+            clock += 5000;
+            c.counters.cpuNs += 0.4 * 5000 * 1e6;
+            await Promise.all([mine.tick(clock), other.tick(clock)]);
+          }
+          await sub.nth(2);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          assert.deepEqual(sub.events.map((e) => e.cpuPercent), [40, 40]);
+          assert.equal(await rows(c.id, 0), 2);
+        } finally {
+          sub.dispose();
+        }
+      });
+    }
 
     test('bad ranges and steps are refused with BAD_USER_INPUT', async () => {
       const c = await running();

@@ -1,0 +1,161 @@
+import { utils } from 'ssh2';
+import type { DataSource } from 'typeorm';
+import { Account, AccountKind } from '../accounts/account.entity';
+import type { Actor } from '../app/actor';
+import { badInput, conflict, CorralError, ErrorCode, notFound } from '../app/errors';
+import type { AuditService } from '../audit/audit.service';
+import { Cluster } from '../clusters/cluster.entity';
+import { isId, newId } from '../common/ids';
+import type { LicencesService } from '../licences/licences.service';
+import { Node, NodeStatus } from '../nodes/node.entity';
+import type { OperationsService } from '../operations/operations.service';
+import type { OperationRunner } from '../operations/runner';
+import { NodeSetup } from './node-setup.entity';
+import type { ConnectNodeInput, RetryNodeSetupInput } from './node-setup.inputs';
+import { Ssh2Transport, type SshTransport } from './ssh-transport';
+import { SshIdentity } from './ssh-identity.entity';
+
+/** The operation that sets a node up over SSH (connectNode, retryNodeSetup). */
+export const SETUP = 'node.setup';
+export const CONNECT = 'node.connect';
+export const RETRY = 'node.setup.retry';
+const IDENTITY_ID = 'corral';
+
+/** What the setup needs once and never stores: kept in this process's memory for its operation only. */
+export interface SetupSecrets {
+  password?: string;
+  privateKey?: string;
+  lxdTrustPassword?: string;
+}
+
+/** LXD's address on a node reached over SSH at `host`. */
+export const lxdUrlOf = (host: string) => `https://${host.includes(':') ? `[${host}]` : host}:8443`;
+
+/**
+ * connectNode and retryNodeSetup (provider admins): the node row and its setup are recorded with
+ * a `node.setup` operation in one transaction, then the operation connects over SSH, pins the
+ * host key, checks the OS, installs Corral's own key and, given LXD's trust password, joins LXD.
+ */
+export class NodeSetupService {
+  runner!: OperationRunner;
+  /** How nodes are reached over SSH (ssh2; tests put a fake here). */
+  transport: SshTransport = new Ssh2Transport();
+  /** Passwords and keys for the operations this process runs, by operation id. Never written anywhere. */
+  readonly secrets = new Map<string, SetupSecrets>();
+  private identityOnce: Promise<SshIdentity> | undefined;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly audit: AuditService,
+    private readonly operations: OperationsService,
+    private readonly licences: LicencesService,
+  ) {}
+
+  /** Corral's SSH key pair: generated on first use (ed25519), kept in the database, never shown but its public half. */
+  identity(): Promise<SshIdentity> {
+    this.identityOnce ??= (async () => {
+      const stored = await this.db.manager.findOneBy(SshIdentity, { id: IDENTITY_ID });
+      if (stored) return stored;
+      const pair = utils.generateKeyPairSync('ed25519', { comment: 'corral' });
+      // Another replica may have stored one meanwhile: the first one stored wins.
+      await this.db.manager.createQueryBuilder().insert().into(SshIdentity).values({ id: IDENTITY_ID, privateKey: pair.private, publicKey: pair.public.trim() }).orIgnore().execute();
+      return this.db.manager.findOneByOrFail(SshIdentity, { id: IDENTITY_ID });
+    })();
+    this.identityOnce.catch(() => (this.identityOnce = undefined));
+    return this.identityOnce;
+  }
+
+  setupOf(nodeId: string): Promise<NodeSetup | null> {
+    return this.db.manager.findOneBy(NodeSetup, { nodeId });
+  }
+
+  async connect(actor: Actor, input: ConnectNodeInput, idempotencyKey?: string | null): Promise<Node> {
+    if (!input.password && !input.privateKey) throw badInput('give the password or the private key of the SSH user', 'password');
+    if (input.password && input.privateKey) throw badInput('give either a password or a private key, not both', 'privateKey');
+    const recorded = { clusterId: input.clusterId, name: input.name, host: input.host, port: input.port, user: input.user, joinLxd: Boolean(input.lxdTrustPassword) };
+    let operationId: string | null = null;
+    try {
+      const node = await this.audit.within({ actor, request: actor.request }, CONNECT, async (em, draft) => {
+        draft.target('node', null);
+        const provider = await em.findOneByOrFail(Account, { kind: AccountKind.PROVIDER });
+        const replay = await this.operations.replayOf(em, provider, idempotencyKey, SETUP, recorded);
+        if (replay) {
+          const node = await em.findOneBy(Node, { id: replay.nodeId! });
+          if (!node) throw notFound('Node');
+          draft.target('node', node.id);
+          return node;
+        }
+        const cluster = isId(input.clusterId) ? await em.findOneBy(Cluster, { id: input.clusterId }) : null;
+        if (!cluster) throw notFound('Cluster');
+        await this.licences.checkRoomForNode(em);
+        const url = lxdUrlOf(input.host);
+        if (await em.existsBy(Node, { url })) throw conflict(`a node at ${input.host} is already connected (a FAILED or SSH_READY one is continued with retryNodeSetup)`, 'host');
+        if (await em.existsBy(Node, { clusterId: cluster.id, name: input.name })) throw conflict(`a node named "${input.name}" is already in this cluster`, 'name');
+        const node = em.create(Node, {
+          id: newId(),
+          clusterId: cluster.id,
+          name: input.name,
+          url,
+          fingerprint: '',
+          serverCertificate: '',
+          status: NodeStatus.SETTING_UP,
+          cpuThreads: 0,
+          memoryBytes: 0,
+          diskBytes: 0,
+          lastError: null,
+          lastSeenAt: null,
+          capabilities: null,
+        });
+        await em.insert(Node, node);
+        await em.insert(NodeSetup, { nodeId: node.id, host: input.host, port: input.port, user: input.user, hostKeyFingerprint: null, os: null, corralKeyInstalled: false, step: 'queued', output: null });
+        draft.target('node', node.id);
+        const operation = await this.operations.record(em, actor, { account: provider, action: SETUP, containerId: null, nodeId: node.id, input: recorded, idempotencyKey });
+        // Before the commit: a sweeping runner may claim the operation as soon as it is visible.
+        operationId = operation.id;
+        this.secrets.set(operation.id, { password: input.password, privateKey: input.privateKey, lxdTrustPassword: input.lxdTrustPassword });
+        return node;
+      });
+      if (operationId) this.runner.kick(operationId);
+      return node;
+    } catch (error) {
+      if (operationId) this.secrets.delete(operationId);
+      throw error;
+    }
+  }
+
+  /**
+   * Runs the setup of a FAILED or SSH_READY node again: steps already done (host key pinned,
+   * Corral's key installed) are checked, not redone. Credentials are needed only while Corral's
+   * key is not installed. A node being set up answers OPERATION_IN_PROGRESS; any other is answered as it is.
+   */
+  async retry(actor: Actor, input: RetryNodeSetupInput): Promise<Node> {
+    if (input.password && input.privateKey) throw badInput('give either a password or a private key, not both', 'privateKey');
+    let operationId: string | null = null;
+    try {
+      const node = await this.audit.within({ actor, request: actor.request }, RETRY, async (em, draft) => {
+        draft.target('node', input.id);
+        const node = isId(input.id) ? await em.findOneBy(Node, { id: input.id }) : null;
+        const setup = node ? await em.findOneBy(NodeSetup, { nodeId: node.id }) : null;
+        if (!node) throw notFound('Node');
+        if (!setup) throw badInput(`node ${node.name} was added with addNode, not connected over SSH: there is no setup to retry`, 'id');
+        if (node.status === NodeStatus.SETTING_UP) throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `node ${node.name} is being set up; follow its operation`);
+        if (node.status !== NodeStatus.FAILED && node.status !== NodeStatus.SSH_READY) return node;
+        if (!setup.corralKeyInstalled && !input.password && !input.privateKey) throw badInput("Corral's key is not installed on the node yet: give the password or the private key of the SSH user", 'password');
+        // The status write comes first: on PostgreSQL it locks the node's row, so that two retries take turns.
+        await em.update(Node, { id: node.id }, { status: NodeStatus.SETTING_UP });
+        await em.update(NodeSetup, { nodeId: node.id }, { step: 'queued', output: null });
+        const provider = await em.findOneByOrFail(Account, { kind: AccountKind.PROVIDER });
+        const operation = await this.operations.record(em, actor, { account: provider, action: SETUP, containerId: null, nodeId: node.id, input: { nodeId: node.id, retry: true, joinLxd: Boolean(input.lxdTrustPassword) } });
+        operationId = operation.id;
+        this.secrets.set(operation.id, { password: input.password, privateKey: input.privateKey, lxdTrustPassword: input.lxdTrustPassword });
+        node.status = NodeStatus.SETTING_UP;
+        return node;
+      });
+      if (operationId) this.runner.kick(operationId);
+      return node;
+    } catch (error) {
+      if (operationId) this.secrets.delete(operationId);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CorralError, ErrorCode } from '../../server/app/errors';
+import { Node } from '../../server/nodes/node.entity';
+import { NodeSetup } from '../../server/provisioning/node-setup.entity';
+import { generateLicenceKeyPair, issueLicence } from '../../server/licences/licence-document';
+import type { ExecResult, SshSession, SshTarget, SshTransport } from '../../server/provisioning/ssh-transport';
+import { Ssh2Transport } from '../../server/provisioning/ssh-transport';
+import { codeOf, type Caller } from '../support/client';
+import { twoTenants } from '../support/factories';
+import { FakeGateway } from '../support/fake-gateway';
+import { forEachDatabase, startTestServer, type TestServer } from '../support/server';
+
+/** A node over a fake SSH: a host key, a password, an os-release and an authorized_keys file. */
+class FakeSsh implements SshTransport {
+  hostKey = 'SHA256:fakehostkeyfakehostkeyfakehostkeyfakehostke';
+  password = 'right password';
+  osRelease = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n';
+  authorizedKeys: string[] = [];
+  corralKey: string | null = null;
+  opened: SshTarget[] = [];
+
+  async open(target: SshTarget): Promise<SshSession> {
+    this.opened.push(target);
+    if (target.host === 'unreachable.test') throw new CorralError(ErrorCode.NODE_UNREACHABLE, 'no route');
+    if (target.hostKey !== null && target.hostKey !== this.hostKey) throw new CorralError(ErrorCode.SSH_HOST_KEY_MISMATCH, 'host key changed');
+    const byKey = target.privateKey !== undefined && target.privateKey === this.corralKey && this.authorizedKeys.length > 0;
+    if (target.password !== this.password && !byKey) throw new CorralError(ErrorCode.SSH_AUTH_FAILED, 'refused the credentials');
+    return {
+      hostKey: this.hostKey,
+      exec: async (command: string): Promise<ExecResult> => {
+        if (command === 'cat /etc/os-release') return { code: 0, stdout: this.osRelease, stderr: '' };
+        const key = /printf '%s\\n' '([^']+)'/.exec(command)?.[1];
+        if (key) {
+          if (!this.authorizedKeys.includes(key)) this.authorizedKeys.push(key);
+          return { code: 0, stdout: '', stderr: '' };
+        }
+        return { code: 127, stdout: '', stderr: `unexpected command ${command}` };
+      },
+      close() {},
+    };
+  }
+}
+
+const NODE = `id name status url lastError setup { host port user hostKeyFingerprint os corralKeyInstalled step output } operation { id action state step errorCode errorMessage }`;
+const CONNECT = `mutation($i: ConnectNodeInput!, $k: String) { connectNode(input: $i, idempotencyKey: $k) { ${NODE} } }`;
+const RETRY = `mutation($i: RetryNodeSetupInput!) { retryNodeSetup(input: $i) { ${NODE} } }`;
+
+forEachDatabase((TEST_DB) => {
+  describe(`connectNode (${TEST_DB})`, () => {
+    let server: TestServer;
+    let admin: Caller;
+    let f: Awaited<ReturnType<typeof twoTenants>>;
+    let clusterId: string;
+    let ssh: FakeSsh;
+    const keys = generateLicenceKeyPair();
+
+    before(async () => {
+      server = await startTestServer(TEST_DB, { CORRAL_LICENCE_PUBLIC_KEY: keys.publicKey }, { gateway: new FakeGateway() });
+      f = await twoTenants(server.url);
+      admin = f.admin;
+      await admin.ok(`mutation($l: String!) { installLicence(licence: $l) { licensee } }`, {
+        l: issueLicence({ licensee: 'Ssh', maxNodes: 20, maxContainers: 5, expiresAt: '2099-01-01T00:00:00Z' }, keys.privateKey),
+      });
+      clusterId = (await admin.ok(`mutation { createCluster(input: { name: "ssh" }) { id } }`)).createCluster.id;
+      ssh = new FakeSsh();
+      ssh.corralKey = (await server.services.nodeSetups.identity()).privateKey;
+      server.services.nodeSetups.transport = ssh;
+    });
+    after(() => server?.stop());
+
+    const read = async (id: string) => (await admin.ok(`query($id: ID!) { node(id: $id) { ${NODE} } }`, { id })).node;
+    const settle = async (node: any) => {
+      await server.services.runner.settled(node.operation.id);
+      return read(node.id);
+    };
+    const count = () => server.db.manager.count(Node);
+
+    test('bad input is refused before anything is recorded', async () => {
+      const before = await count();
+      const base = { clusterId, name: 'bad', host: '198.18.0.99', password: 'x' };
+      const cases: [Record<string, unknown>, string][] = [
+        [{ ...base, password: undefined }, 'BAD_USER_INPUT'],
+        [{ ...base, privateKey: 'key' }, 'BAD_USER_INPUT'],
+        [{ ...base, host: 'bad host;rm' }, 'BAD_USER_INPUT'],
+        [{ ...base, port: 70000 }, 'BAD_USER_INPUT'],
+        [{ ...base, user: 'Root User' }, 'BAD_USER_INPUT'],
+        [{ ...base, name: 'Bad_Name' }, 'BAD_USER_INPUT'],
+        [{ ...base, clusterId: '0190f5b2-0000-7000-8000-000000000000' }, 'NOT_FOUND'],
+      ];
+      for (const [input, code] of cases) assert.equal(codeOf(await admin.gql(CONNECT, { i: input })), code, JSON.stringify(input));
+      // Tenants are refused by role.
+      assert.equal(codeOf(await f.ownerA.caller.gql(CONNECT, { i: base })), 'FORBIDDEN');
+      assert.equal(await count(), before);
+      assert.equal(await server.db.manager.count(NodeSetup), 0);
+    });
+
+    test('a password connects: host key pinned, OS recorded, Corral key installed once; without a trust password the node stops at SSH_READY; a retry with it joins LXD and the node is READY without the password', async () => {
+      const started = (await admin.ok(CONNECT, { i: { clusterId, name: 'node-a', host: '198.18.0.101', password: ssh.password } })).connectNode;
+      assert.equal(started.status, 'SETTING_UP');
+      assert.equal(started.url, 'https://198.18.0.101:8443');
+      const sshReady = await settle(started);
+      assert.equal(sshReady.operation.state, 'SUCCEEDED', JSON.stringify(sshReady.operation));
+      assert.equal(sshReady.status, 'SSH_READY');
+      assert.deepEqual({ ...sshReady.setup }, { host: '198.18.0.101', port: 22, user: 'root', hostKeyFingerprint: ssh.hostKey, os: 'Debian GNU/Linux 12 (bookworm)', corralKeyInstalled: true, step: sshReady.setup.step, output: null });
+      assert.match(sshReady.setup.step, /Ansible is not available yet/);
+      assert.equal(ssh.authorizedKeys.length, 1);
+      assert.equal(ssh.authorizedKeys[0], (await server.services.nodeSetups.identity()).publicKey);
+      // The password is nowhere in the database.
+      for (const table of ['nodes', 'node_setups', 'operations', 'audit_events']) assert.ok(!JSON.stringify(await server.db.query(`SELECT * FROM ${table}`)).includes(ssh.password), table);
+      // The health check leaves a node that is not joined alone.
+      await server.services.nodes.checkHealth();
+      assert.equal((await read(started.id)).status, 'SSH_READY');
+
+      ssh.opened = [];
+      const retried = (await admin.ok(RETRY, { i: { id: started.id, lxdTrustPassword: 'fake-secret' } })).retryNodeSetup;
+      const ready = await settle(retried);
+      assert.equal(ready.operation.state, 'SUCCEEDED', JSON.stringify(ready.operation));
+      assert.equal(ready.status, 'READY');
+      assert.ok(ssh.opened.every((t) => t.password === undefined && t.hostKey === ssh.hostKey), 'only Corral\'s key, and the pinned host key');
+      assert.equal(ssh.authorizedKeys.length, 1, 'the key is not installed twice');
+      // A READY node is answered as it is.
+      assert.equal((await admin.ok(RETRY, { i: { id: started.id } })).retryNodeSetup.status, 'READY');
+    });
+
+    test('an unsupported OS leaves the node FAILED at the OS step, naming what was found; nothing is installed', async () => {
+      ssh.osRelease = 'PRETTY_NAME="Ubuntu 18.04.6 LTS"\nID=ubuntu\nVERSION_ID="18.04"\n';
+      ssh.authorizedKeys = [];
+      try {
+        const started = (await admin.ok(CONNECT, { i: { clusterId, name: 'node-old', host: '198.18.0.102', password: ssh.password } })).connectNode;
+        const failed = await settle(started);
+        assert.equal(failed.operation.errorCode, 'UNSUPPORTED_OS');
+        assert.equal(failed.status, 'FAILED');
+        assert.match(failed.setup.step, /detecting the OS/);
+        assert.match(failed.setup.output, /Ubuntu 18\.04\.6 LTS/);
+        assert.equal(failed.setup.os, 'Ubuntu 18.04.6 LTS');
+        assert.equal(failed.setup.corralKeyInstalled, false);
+        assert.deepEqual(ssh.authorizedKeys, []);
+        // A retry needs the credentials again (they were not kept), and picks up from there.
+        assert.equal(codeOf(await admin.gql(RETRY, { i: { id: started.id } })), 'BAD_USER_INPUT');
+        ssh.osRelease = 'PRETTY_NAME="Ubuntu 22.04.4 LTS"\nID=ubuntu\nVERSION_ID="22.04"\n';
+        const retried = await settle((await admin.ok(RETRY, { i: { id: started.id, password: ssh.password } })).retryNodeSetup);
+        assert.equal(retried.status, 'SSH_READY', JSON.stringify(retried.operation));
+        assert.equal(retried.setup.os, 'Ubuntu 22.04.4 LTS');
+      } finally {
+        ssh.osRelease = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n';
+      }
+    });
+
+    test('wrong credentials, an unreachable host and a changed host key each fail with their code and leave the node FAILED with the step', async () => {
+      const wrong = await settle((await admin.ok(CONNECT, { i: { clusterId, name: 'node-wrong', host: '198.18.0.103', password: 'not it' } })).connectNode);
+      assert.equal(wrong.operation.errorCode, 'SSH_AUTH_FAILED');
+      assert.equal(wrong.status, 'FAILED');
+      assert.match(wrong.setup.step, /^connecting to root@198\.18\.0\.103:22/);
+      assert.equal(wrong.setup.hostKeyFingerprint, null);
+      // A node that is not set up takes no containers and cannot be drained (nor put in service by undrain).
+      assert.equal(codeOf(await admin.gql(`mutation($id: ID!) { drainNode(id: $id) { id } }`, { id: wrong.id })), 'NODE_UNAVAILABLE');
+      assert.equal((await admin.ok(`mutation($id: ID!) { undrainNode(id: $id) { status } }`, { id: wrong.id })).undrainNode.status, 'FAILED');
+
+      const away = await settle((await admin.ok(CONNECT, { i: { clusterId, name: 'node-away', host: 'unreachable.test', password: ssh.password } })).connectNode);
+      assert.equal(away.operation.errorCode, 'NODE_UNREACHABLE');
+      assert.equal(away.status, 'FAILED');
+
+      const pinned = await settle((await admin.ok(CONNECT, { i: { clusterId, name: 'node-pinned', host: '198.18.0.104', password: ssh.password } })).connectNode);
+      assert.equal(pinned.status, 'SSH_READY');
+      const original = ssh.hostKey;
+      ssh.hostKey = 'SHA256:anotherhostkeyanotherhostkeyanotherhostkeyan';
+      try {
+        const changed = await settle((await admin.ok(RETRY, { i: { id: pinned.id } })).retryNodeSetup);
+        assert.equal(changed.operation.errorCode, 'SSH_HOST_KEY_MISMATCH');
+        assert.equal(changed.status, 'FAILED');
+        assert.equal(changed.setup.hostKeyFingerprint, original, 'the pin stays');
+      } finally {
+        ssh.hostKey = original;
+      }
+    });
+
+    test('the same host twice is a CONFLICT; the same idempotency key returns the first node; a node joined with addNode has no setup to retry', async () => {
+      const first = (await admin.ok(CONNECT, { i: { clusterId, name: 'node-once', host: '198.18.0.105', password: ssh.password }, k: 'connect-once' })).connectNode;
+      await settle(first);
+      const replay = (await admin.ok(CONNECT, { i: { clusterId, name: 'node-once', host: '198.18.0.105', password: ssh.password }, k: 'connect-once' })).connectNode;
+      assert.equal(replay.id, first.id);
+      assert.equal(codeOf(await admin.gql(CONNECT, { i: { clusterId, name: 'node-twice', host: '198.18.0.105', password: ssh.password } })), 'CONFLICT');
+      assert.equal(codeOf(await admin.gql(CONNECT, { i: { clusterId, name: 'node-once', host: '198.18.0.106', password: ssh.password } })), 'CONFLICT');
+      const added = (await admin.ok(`mutation($c: ID!) { addNode(input: { clusterId: $c, name: "plain", url: "https://198.18.0.120:8443", secret: "fake-secret" }) { id } }`, { c: clusterId })).addNode;
+      assert.equal(codeOf(await admin.gql(RETRY, { i: { id: added.id, password: 'x' } })), 'BAD_USER_INPUT');
+      assert.equal(codeOf(await admin.gql(RETRY, { i: { id: '0190f5b2-0000-7000-8000-000000000000' } })), 'NOT_FOUND');
+    });
+
+    test('the real ssh2 transport maps a refused connection to NODE_UNREACHABLE within its bound', async () => {
+      const t0 = Date.now();
+      await assert.rejects(new Ssh2Transport().open({ host: '127.0.0.1', port: 9, user: 'root', password: 'x', hostKey: null, timeoutMs: 2_000 }), (e: unknown) => e instanceof CorralError && e.code === 'NODE_UNREACHABLE');
+      assert.ok(Date.now() - t0 < 3_500);
+    });
+  });
+});
