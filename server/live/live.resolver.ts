@@ -55,6 +55,21 @@ export class LiveResolver {
   }
 
   @Authorized(Permission.INFRASTRUCTURE_READ)
+  @Subscription(() => Operation, {
+    description:
+      'The newest setup of a node connected over SSH (provider admins): the `node.setup` operation as it is now, then each step as it runs; ' +
+      'completes after SUCCEEDED or FAILED. A retry (`retryNodeSetup`) is a new operation: subscribe again.',
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, { nodeId: string }, Context>) => {
+      requirePermissions(context, [Permission.INFRASTRUCTURE_READ]);
+      return context.services.live.nodeSetupProgress(callerOf(context), args.nodeId);
+    },
+  })
+  nodeSetupProgress(@Root() operation: Operation, @Arg('nodeId', () => ID) _nodeId: string, @Ctx() ctx: Context): Operation {
+    freshLoaders(ctx);
+    return operation;
+  }
+
+  @Authorized(Permission.INFRASTRUCTURE_READ)
   @Subscription(() => Node, {
     description: 'A node after each change of status or allocation (provider admins): one node, or every node.',
     subscribe: ({ args, context }: SubscribeResolverData<unknown, { nodeId?: string | null }, Context>) => {

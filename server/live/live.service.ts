@@ -10,6 +10,7 @@ import { isId } from '../common/ids';
 import { Container } from '../containers/container.entity';
 import { Node } from '../nodes/node.entity';
 import { Operation, OperationState } from '../operations/operation.entity';
+import { SETUP } from '../provisioning/node-setup.service';
 import { LiveTopics, type ContainerChangedPayload, type NodeChangedPayload, type OperationProgressPayload } from './live.topics';
 
 /** Who subscribes: the actor of the connection, and how to check the credential again later. */
@@ -80,6 +81,19 @@ export class LiveService {
       initial: read,
       last: (operation) => FINISHED.includes(operation.state),
     });
+  }
+
+  /**
+   * `nodeSetupProgress` (provider admins): the newest setup of a node connected over SSH
+   * (`connectNode`, `retryNodeSetup`), as `operationProgress` streams it: its steps as they run,
+   * completing when it has finished. NOT_FOUND for a node that was never set up by Corral.
+   */
+  async nodeSetupProgress(caller: LiveCaller, nodeId: string): Promise<AsyncIterable<Operation>> {
+    const setup = isId(nodeId)
+      ? await this.db.manager.findOne(Operation, { where: { nodeId, action: SETUP }, order: { createdAt: 'DESC', id: 'DESC' } })
+      : null;
+    if (!setup) throw notFound('Node setup');
+    return this.operationProgress(caller, setup.id);
   }
 
   /** `nodeChanged` (provider admins): one node, or every node. */

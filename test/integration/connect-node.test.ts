@@ -8,6 +8,7 @@ import type { ExecResult, SshSession, SshTarget, SshTransport } from '../../serv
 import { Ssh2Transport } from '../../server/provisioning/ssh-transport';
 import { codeOf, type Caller } from '../support/client';
 import { twoTenants } from '../support/factories';
+import { subscribe } from '../support/live';
 import { FakeGateway } from '../support/fake-gateway';
 import { forEachDatabase, startTestServer, type TestServer } from '../support/server';
 
@@ -19,6 +20,8 @@ class FakeSsh implements SshTransport {
   authorizedKeys: string[] = [];
   corralKey: string | null = null;
   opened: SshTarget[] = [];
+  /** While set, reading /etc/os-release waits for it: a setup held half-way. */
+  hold: Promise<void> | null = null;
 
   async open(target: SshTarget): Promise<SshSession> {
     this.opened.push(target);
@@ -29,7 +32,10 @@ class FakeSsh implements SshTransport {
     return {
       hostKey: this.hostKey,
       exec: async (command: string): Promise<ExecResult> => {
-        if (command === 'cat /etc/os-release') return { code: 0, stdout: this.osRelease, stderr: '' };
+        if (command === 'cat /etc/os-release') {
+          await this.hold;
+          return { code: 0, stdout: this.osRelease, stderr: '' };
+        }
         const key = /printf '%s\\n' '([^']+)'/.exec(command)?.[1];
         if (key) {
           if (!this.authorizedKeys.includes(key)) this.authorizedKeys.push(key);
@@ -121,6 +127,32 @@ forEachDatabase((TEST_DB) => {
       assert.equal(ssh.authorizedKeys.length, 1, 'the key is not installed twice');
       // A READY node is answered as it is.
       assert.equal((await admin.ok(RETRY, { i: { id: started.id } })).retryNodeSetup.status, 'READY');
+    });
+
+    test('nodeSetupProgress streams the setup’s steps live to provider admins and completes when it ends; tenants are refused', async () => {
+      let release!: () => void;
+      ssh.hold = new Promise<void>((resolve) => (release = resolve));
+      try {
+        const started = (await admin.ok(CONNECT, { i: { clusterId, name: 'node-live', host: '198.18.0.110', password: ssh.password } })).connectNode;
+        const query = `subscription($n: ID!) { nodeSetupProgress(nodeId: $n) { id action state progress step } }`;
+        const refused = subscribe(f.ownerA.caller.ws(), { query, variables: { n: started.id } });
+        assert.ok(['FORBIDDEN', 'NOT_FOUND'].includes(String((await refused.end()).errors?.[0]?.extensions?.code)), JSON.stringify(refused.ended));
+        const live = subscribe(admin.ws(), { query, variables: { n: started.id } });
+        const first = await live.until('the setup as it is now', (e) => e.nodeSetupProgress?.state === 'RUNNING');
+        assert.equal(first.nodeSetupProgress.id, started.operation.id);
+        assert.equal(first.nodeSetupProgress.action, 'node.setup');
+        release();
+        assert.deepEqual(await live.end(), { complete: true });
+        const events = live.events.map((e) => e.nodeSetupProgress);
+        assert.equal(events.at(-1).state, 'SUCCEEDED', JSON.stringify(events));
+        assert.ok(new Set(events.map((e) => e.step)).size >= 3, `several steps arrive one by one: ${JSON.stringify(events)}`);
+        assert.ok(events.every((e, i) => i === 0 || e.progress >= events[i - 1].progress), 'progress only rises');
+        await live.close();
+        await refused.close();
+      } finally {
+        release?.();
+        ssh.hold = null;
+      }
     });
 
     test('an unsupported OS leaves the node FAILED at the OS step, naming what was found; nothing is installed', async () => {

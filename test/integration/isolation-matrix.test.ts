@@ -237,6 +237,12 @@ const matrix: Record<string, Row> = {
     // The operation as it is now comes first, unprompted.
     delivers: { trigger: async () => undefined, check: (data, f) => data?.operationProgress?.id === f.containerA.operationId },
   },
+  'Subscription.nodeSetupProgress': {
+    request: (f) => ({ query: `subscription($id: ID!) { nodeSetupProgress(nodeId: $id) { id state } }`, variables: { id: f.setupNodeId } }),
+    rightful: (f) => f.admin,
+    // The setup as it is now (it failed: nothing answers there) comes first, unprompted.
+    delivers: { trigger: async () => undefined, check: (data) => data?.nodeSetupProgress?.state === 'FAILED' },
+  },
   'Subscription.nodeChanged': {
     request: (f) => ({ query: `subscription($id: ID) { nodeChanged(nodeId: $id) { id status } }`, variables: { id: f.nodeId } }),
     rightful: (f) => f.admin,
