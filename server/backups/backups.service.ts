@@ -232,7 +232,7 @@ export class BackupsService {
       const spec = { cpu: source.cpu, memoryBytes: source.memoryBytes, diskBytes: source.diskBytes };
       // Placed like a new container: the cluster's READY node with most room. The tarball travels through Corral, so any node will do.
       const cluster = await em.findOneByOrFail(Cluster, { id: backupNode.clusterId });
-      const node = await placeContainer(this.nodesService, cluster, await em.findBy(Node, { clusterId: cluster.id }), spec, { named: false, field: 'id' });
+      const node = await placeContainer(this.nodesService, cluster, await em.findBy(Node, { clusterId: cluster.id }), spec, { named: false, field: 'id' }, em);
       const created = em.create(Container, {
         id: newId(),
         projectId: source.projectId,

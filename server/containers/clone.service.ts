@@ -74,7 +74,7 @@ export class CloneService {
       await this.licences.checkRoomForContainer(em);
       const cluster = await em.findOneByOrFail(Cluster, { id: sourceNode.clusterId });
       const spec = { cpu: source.cpu, memoryBytes: source.memoryBytes, diskBytes: source.diskBytes };
-      const node = await placeContainer(this.nodes, cluster, [candidate], spec, { named: true, field: input.targetNodeId ? 'targetNodeId' : 'containerId' });
+      const node = await placeContainer(this.nodes, cluster, [candidate], spec, { named: true, field: input.targetNodeId ? 'targetNodeId' : 'containerId' }, em);
 
       const created = em.create(Container, {
         id: newId(),

@@ -154,7 +154,7 @@ export class ContainersService {
       candidates = candidates.filter((n) => n.id === input.nodeId);
       if (candidates.length === 0) throw notFound('Node');
     }
-    return placeContainer(this.nodes, cluster, candidates, spec, { named: !!input.nodeId, field: input.nodeId ? 'nodeId' : 'cpu' });
+    return placeContainer(this.nodes, cluster, candidates, spec, { named: !!input.nodeId, field: input.nodeId ? 'nodeId' : 'cpu' }, em);
   }
 
 }

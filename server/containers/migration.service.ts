@@ -66,7 +66,7 @@ export class MigrationService {
       if (source.status === NodeStatus.OFFLINE) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `node ${source.name}, where the container is, is offline`);
 
       const cluster = await em.findOneByOrFail(Cluster, { id: target.clusterId });
-      const short = shortOfRoom(target, cluster, (await this.nodes.allocation([target.id])).get(target.id)!, found);
+      const short = shortOfRoom(target, cluster, (await this.nodes.allocation([target.id], em)).get(target.id)!, found);
       if (short.length) throw new CorralError(ErrorCode.CAPACITY_EXCEEDED, `node ${target.name} has no room for ${short.join(', ')}`, { field: 'targetNodeId' });
 
       const recorded = await this.operations.record(em, actor, { account, action: MIGRATE, containerId: found.id, nodeId: found.nodeId, input, idempotencyKey });

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { CorralError, ErrorCode } from '../app/errors';
 import type { Cluster } from '../clusters/cluster.entity';
 import { type Footprint, roomiest } from '../nodes/capacity';
@@ -19,10 +20,12 @@ export async function placeContainer(
   candidates: Node[],
   spec: ContainerSpec,
   options: { named: boolean; field: string },
+  /** The transaction that will record the container: the nodes' room is read (and held) in it. */
+  em: EntityManager,
 ): Promise<Node> {
   const ready = candidates.filter((n) => n.status === NodeStatus.READY);
   if (ready.length === 0) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, options.named ? 'the node is not ready' : 'no node of the cluster is ready');
-  const chosen = roomiest(ready, cluster, await nodes.allocation(ready.map((n) => n.id)), spec);
+  const chosen = roomiest(ready, cluster, await nodes.allocation(ready.map((n) => n.id), em), spec);
   if (!chosen) throw new CorralError(ErrorCode.CAPACITY_EXCEEDED, 'no node has room for a container this size', { field: options.field });
   return chosen;
 }

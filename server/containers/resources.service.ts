@@ -53,7 +53,7 @@ export class ResourcesService {
       const memoryBytes = change.memoryMiB !== undefined ? change.memoryMiB * MiB : container.memoryBytes;
       if (cpu > container.cpu || memoryBytes > container.memoryBytes) {
         const cluster = await em.findOneByOrFail(Cluster, { id: node.clusterId });
-        const used = (await this.nodes.allocation([node.id])).get(node.id)!;
+        const used = (await this.nodes.allocation([node.id], em)).get(node.id)!;
         if (cpu > container.cpu && used.cpu - container.cpu + cpu > node.cpuThreads * cluster.cpuOvercommit) {
           throw new CorralError(ErrorCode.CAPACITY_EXCEEDED, `node ${node.name} has no room for ${cpu} CPUs`, { field: 'cpu' });
         }
@@ -76,7 +76,7 @@ export class ResourcesService {
       const bytes = diskMiB * MiB;
       if (bytes > container.diskBytes) {
         // Disk is never overcommitted.
-        const used = (await this.nodes.allocation([node.id])).get(node.id)!;
+        const used = (await this.nodes.allocation([node.id], em)).get(node.id)!;
         if (used.diskBytes - container.diskBytes + bytes > node.diskBytes) {
           throw new CorralError(ErrorCode.CAPACITY_EXCEEDED, `node ${node.name} has no room for a ${diskMiB} MiB disk`, { field: 'diskMiB' });
         }

@@ -67,7 +67,7 @@ export class DrainService {
   async targetsFor(em: EntityManager, node: Node): Promise<{ cluster: Cluster; targets: Node[]; used: Map<string, Footprint> }> {
     const cluster = await em.findOneByOrFail(Cluster, { id: node.clusterId });
     const targets = (await em.find(Node, { where: { clusterId: node.clusterId, status: NodeStatus.READY }, order: { id: 'ASC' } })).filter((n) => n.id !== node.id);
-    return { cluster, targets, used: await this.nodes.allocation(targets.map((n) => n.id)) };
+    return { cluster, targets, used: await this.nodes.allocation(targets.map((n) => n.id), em) };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { In, Not, type DataSource } from 'typeorm';
+import { In, Not, type DataSource, type EntityManager } from 'typeorm';
 import type { Actor } from '../app/actor';
 import { badInput, conflict, CorralError, ErrorCode, notFound } from '../app/errors';
 import type { Logger } from '../app/logger';
@@ -51,10 +51,20 @@ export class NodesService {
     return this.db.manager.find(Node, { where: { clusterId }, order: { id: 'ASC' } });
   }
 
-  /** What containers take on a node now (rows, whatever their state: a stopped container keeps its allocation). */
-  async allocation(nodeIds: readonly string[]): Promise<Map<string, NodeAllocation>> {
+  /**
+   * What containers take on a node now (rows, whatever their state: a stopped container keeps its
+   * allocation). Given the manager of a transaction that is about to put something on these nodes
+   * (a create, a clone, a move, a bigger limit), it reads within that transaction and, on
+   * PostgreSQL, first takes a lock per node held until the transaction ends, so that two such
+   * transactions cannot both see the same room and overcommit the node. (SQLite transactions
+   * take turns anyway.) Nodes are locked in ID order, so two callers never wait on each other.
+   */
+  async allocation(nodeIds: readonly string[], em?: EntityManager): Promise<Map<string, NodeAllocation>> {
     if (nodeIds.length === 0) return new Map();
-    const rows: { nodeId: string; containers: string; cpu: string; memory: string; disk: string }[] = await this.db
+    if (em?.connection.options.type === 'postgres') {
+      for (const id of [...new Set(nodeIds)].sort()) await em.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`corral.node-room:${id}`]);
+    }
+    const rows: { nodeId: string; containers: string; cpu: string; memory: string; disk: string }[] = await (em ?? this.db.manager)
       .getRepository(Container)
       .createQueryBuilder('c')
       .select('c.nodeId', 'nodeId')

@@ -124,6 +124,20 @@ forEachDatabase((TEST_DB) => {
       assert.equal(node.allocated.cpu, 2);
     });
 
+    test('creates racing for the last room on a node never overcommit it: as many succeed as fit, the rest are CAPACITY_EXCEEDED', async () => {
+      // 2 threads × 2 overcommit = 4 CPUs; what is left goes to exactly that many 1-CPU containers.
+      const allocated = async () => (await admin.ok(`{ nodes { edges { node { allocated { cpu } } } } }`)).nodes.edges[0].node.allocated.cpu as number;
+      const room = 4 - (await allocated());
+      assert.ok(room >= 1, `room for ${room}`);
+      const results = await Promise.all(Array.from({ length: room + 3 }, (_, i) => create(`race-${i}`, { memoryMiB: 64 })));
+      const made = results.filter((r) => r.data?.createContainer);
+      assert.equal(made.length, room, JSON.stringify(results.map((r) => r.errors?.[0]?.extensions?.code ?? 'created')));
+      assert.deepEqual(new Set(results.filter((r) => !r.data?.createContainer).map(codeOf)), new Set(['CAPACITY_EXCEEDED']));
+      assert.equal(await allocated(), 4);
+      for (const r of made) await settle(r);
+      for (const r of made) await settle(await owner.gql(`mutation($id: ID!) { deleteContainer(id: $id) { id operation { id } } }`, { id: r.data.createContainer.id }));
+    });
+
     test('a project with containers cannot be deleted; a deleted container is gone from the node and its history stays', async () => {
       const project = (await owner.ok(`query($p: ID!) { project(id: $p) { account { id } } }`, { p: projectId })).project;
       void project;
