@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createPubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
 import { AuditTopics, type AuditEventCreatedPayload } from '../audit/audit.topics';
 import { MetricsTopics, type ContainerMetricsPayload } from '../metrics/metrics.topics';
@@ -16,5 +17,12 @@ export type Topics = {
 };
 
 /** In-process unless given an event target (the Redis one from ./redis when REDIS_URL is set). */
-export const createCorralPubSub = (eventTarget?: PubSubEventTarget<Topics>) => createPubSub<Topics>(eventTarget ? { eventTarget } : {});
+/** In-process events: every subscriber of a topic is one listener on it, and thousands are expected, not a leak. */
+function inProcessTarget(): PubSubEventTarget<Topics> {
+  const target = new EventTarget();
+  setMaxListeners(0, target);
+  return target as unknown as PubSubEventTarget<Topics>;
+}
+
+export const createCorralPubSub = (eventTarget?: PubSubEventTarget<Topics>) => createPubSub<Topics>({ eventTarget: eventTarget ?? inProcessTarget() });
 export type CorralPubSub = ReturnType<typeof createCorralPubSub>;
