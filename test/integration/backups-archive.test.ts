@@ -15,7 +15,7 @@ import { Operation, OperationState } from '../../server/operations/operation.ent
 import { codeOf, type Caller } from '../support/client';
 import { twoTenants, unique } from '../support/factories';
 import { FakeGateway } from '../support/fake-gateway';
-import { forEachDatabase, startTestServer, type TestServer } from '../support/server';
+import { forEachDatabase, sqlFor, startTestServer, type TestServer } from '../support/server';
 
 const OPERATION = `operation { id action state errorCode errorMessage }`;
 const BACKUP = `id state location sizeBytes sha256 scheduled downloadUrl ${OPERATION}`;
@@ -37,7 +37,7 @@ forEachDatabase((TEST_DB) => {
     let archiveDir: string;
     const keys = generateLicenceKeyPair();
     const log = createLogger({ logLevel: 'silent' });
-    const sql = (text: string) => (server.db.options.type === 'postgres' ? text.replace(/\?/g, (_m, i: number) => `$${text.slice(0, i).split('?').length}`) : text);
+    const sql = (text: string) => sqlFor(server)(text);
 
     before(async () => {
       const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));

@@ -11,7 +11,7 @@ import { Operation } from '../../server/operations/operation.entity';
 import { codeOf, type Caller } from '../support/client';
 import { twoTenants, unique } from '../support/factories';
 import { FakeGateway } from '../support/fake-gateway';
-import { forEachDatabase, startTestServer, type TestServer } from '../support/server';
+import { forEachDatabase, sqlFor, startTestServer, type TestServer } from '../support/server';
 
 const BACKUP = `id state sizeBytes scheduled downloadUrl containerId createdAt operation { id action state errorCode }`;
 const CREATE = `mutation($c: ID!, $k: String) { createBackup(containerId: $c, idempotencyKey: $k) { ${BACKUP} } }`;
@@ -28,7 +28,7 @@ forEachDatabase((TEST_DB) => {
     let owner: Caller;
     let imageId: string;
     const keys = generateLicenceKeyPair();
-    const sql = (text: string) => (server.db.options.type === 'postgres' ? text.replace(/\?/g, (_m, i: number) => `$${text.slice(0, i).split('?').length}`) : text);
+    const sql = (text: string) => sqlFor(server)(text);
 
     before(async () => {
       const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));

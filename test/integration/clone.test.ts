@@ -7,7 +7,7 @@ import { generateLicenceKeyPair, issueLicence } from '../../server/licences/lice
 import { codeOf } from '../support/client';
 import { twoTenants } from '../support/factories';
 import { FakeGateway } from '../support/fake-gateway';
-import { forEachDatabase, startTestServer, type TestServer } from '../support/server';
+import { forEachDatabase, sqlFor, startTestServer, type TestServer } from '../support/server';
 
 const CLONE = `mutation($i: CloneContainerInput!, $k: String) { cloneContainer(input: $i, idempotencyKey: $k) { id name status cpu memoryBytes diskBytes operation { id action } } }`;
 const CREATE_IMAGE = `mutation($i: CreateImageFromContainerInput!, $k: String) { createImageFromContainer(input: $i, idempotencyKey: $k) { id action state containerId image { id name fingerprint } } }`;
@@ -22,7 +22,7 @@ forEachDatabase((TEST_DB) => {
     let imageId: string;
     let imageDir: string;
     const keys = generateLicenceKeyPair();
-    const sql = (text: string) => (server.db.options.type === 'postgres' ? text.replace(/\?/g, (_m, i: number) => `$${text.slice(0, i).split('?').length}`) : text);
+    const sql = (text: string) => sqlFor(server)(text);
     const licence = (maxContainers: number) =>
       f.admin.ok(`mutation($l: String!) { installLicence(licence: $l) { licensee } }`, {
         l: issueLicence({ licensee: 'Clone', maxNodes: 10, maxContainers, expiresAt: '2099-01-01T00:00:00Z' }, keys.privateKey),

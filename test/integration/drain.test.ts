@@ -14,7 +14,7 @@ import { requestHash } from '../../server/operations/operations.service';
 import { codeOf } from '../support/client';
 import { twoTenants } from '../support/factories';
 import { FakeGateway } from '../support/fake-gateway';
-import { forEachDatabase, startTestServer, type TestServer } from '../support/server';
+import { forEachDatabase, sqlFor, startTestServer, type TestServer } from '../support/server';
 
 const NODE = `id name status operation { id action state progress step errorCode errorMessage }`;
 const DRAIN_NODE = `mutation($id: ID!, $k: String) { drainNode(id: $id, idempotencyKey: $k) { ${NODE} } }`;
@@ -31,7 +31,7 @@ forEachDatabase((TEST_DB) => {
     let nodes: Record<string, string>;
     let imageId: string;
     const keys = generateLicenceKeyPair();
-    const sql = (text: string) => (server.db.options.type === 'postgres' ? text.replace(/\?/g, (_m, i: number) => `$${text.slice(0, i).split('?').length}`) : text);
+    const sql = (text: string) => sqlFor(server)(text);
 
     before(async () => {
       const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));

@@ -11,7 +11,7 @@ import { Operation } from '../../server/operations/operation.entity';
 import { codeOf } from '../support/client';
 import { twoTenants } from '../support/factories';
 import { FakeGateway } from '../support/fake-gateway';
-import { forEachDatabase, startTestServer, type TestServer } from '../support/server';
+import { forEachDatabase, sqlFor, startTestServer, type TestServer } from '../support/server';
 
 const MIGRATE = `mutation($id: ID!, $t: ID!, $live: Boolean) { migrateContainer(id: $id, targetNodeId: $t, live: $live) { id operation { id } } }`;
 
@@ -24,7 +24,7 @@ forEachDatabase((TEST_DB) => {
     let nodes: Record<string, string>;
     let imageId: string;
     const keys = generateLicenceKeyPair();
-    const sql = (text: string) => (server.db.options.type === 'postgres' ? text.replace(/\?/g, (_m, i: number) => `$${text.slice(0, i).split('?').length}`) : text);
+    const sql = (text: string) => sqlFor(server)(text);
 
     before(async () => {
       const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));

@@ -61,3 +61,8 @@ export async function startTestServer(db: TestDb, env: Record<string, string> = 
     },
   };
 }
+
+/** Raw SQL with `?` placeholders for the server's database: PostgreSQL wants `$1`, `$2`, … instead. */
+export function sqlFor(server: Pick<TestServer, 'db'>): (text: string) => string {
+  return (text) => (server.db.options.type === 'postgres' ? text.replace(/\?/g, (_m, i: number) => `$${text.slice(0, i).split('?').length}`) : text);
+}
