@@ -8,6 +8,7 @@ import { ApiTokensService } from '../auth/api-tokens.service';
 import { SessionsService } from '../auth/sessions.service';
 import { ClustersService } from '../clusters/clusters.service';
 import { IpamService } from '../network/ipam.service';
+import { NodeShell } from '../provisioning/node-shell';
 import { cloneNodesFor } from '../containers/clone.gateway';
 import { cloneHandlers } from '../containers/clone.operations';
 import { CloneService } from '../containers/clone.service';
@@ -66,6 +67,7 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   const nodes = new NodesService(db, audit, gateway, licences, log);
   const drains = new DrainService(db, audit, operations, nodes);
   const nodeSetups = new NodeSetupService(db, audit, operations, licences);
+  const nodeShell = new NodeShell(db, nodeSetups);
   const containers = new ContainersService(db, audit, operations, nodes, licences);
   const resourcesGateway = resourcesGatewayFor(gateway);
   const resources = new ResourcesService(audit, operations, nodes, resourcesGateway);
@@ -104,6 +106,7 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
     migrations,
     drains,
     nodeSetups,
+    nodeShell,
     nics,
     clones,
     imagesFromContainers,
