@@ -46,6 +46,8 @@ const schema = z.object({
   CORRAL_METRICS_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
   CORRAL_METRICS_RAW_HOURS: z.coerce.number().int().min(1).max(168).default(1),
   CORRAL_METRICS_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  CORRAL_ANSIBLE_DIR: z.string().min(1).optional(),
+  CORRAL_ANSIBLE_TIMEOUT_SECONDS: z.coerce.number().int().min(30).max(24 * 3600).default(1800),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -82,6 +84,8 @@ export interface Config {
    * browser is pinged and the caller's session or token checked again.
    */
   console: { idleMs: number; recheckMs: number };
+  /** The node playbook: Corral's ansible/ directory (null: the one next to the code) and how long one run may take. */
+  ansible: { dir: string | null; timeoutMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -134,5 +138,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       archiveDir: path.resolve(e.CORRAL_BACKUP_ARCHIVE_DIR ?? path.join(dataDir, 'backups')),
     },
     console: { idleMs: e.CORRAL_CONSOLE_IDLE_SECONDS * 1000, recheckMs: e.CORRAL_CONSOLE_RECHECK_SECONDS * 1000 },
+    ansible: { dir: e.CORRAL_ANSIBLE_DIR ? path.resolve(e.CORRAL_ANSIBLE_DIR) : null, timeoutMs: e.CORRAL_ANSIBLE_TIMEOUT_SECONDS * 1000 },
   };
 }

@@ -15,6 +15,7 @@ import { IpAddress, IpPool } from '../network/ip-pool.entity';
 import { BackupSchedule } from '../backups/backup-schedule.entity';
 import { ContainerBackup } from '../backups/backup.entity';
 import { ContainerNic } from '../containers/nic.entity';
+import { ContainerFirewallSettings } from '../firewall/firewall.entity';
 import { Image } from '../images/image.entity';
 import { Licence } from '../licences/licence.entity';
 import { ContainerMetric } from '../metrics/container-metric.entity';
@@ -26,7 +27,7 @@ import { Operation } from '../operations/operation.entity';
 import type { Config } from './config';
 import { takeTurnsOnSqlite } from './sqlite-turns';
 
-export const entities = [Account, User, Project, Session, ApiToken, AuditEvent, Cluster, Node, LxdIdentity, Image, Container, ContainerNic, Operation, Licence, ContainerBackup, BackupSchedule, ContainerMetric, SshIdentity, NodeSetup, IpPool, IpAddress];
+export const entities = [Account, User, Project, Session, ApiToken, AuditEvent, Cluster, Node, LxdIdentity, Image, Container, ContainerNic, Operation, Licence, ContainerBackup, BackupSchedule, ContainerMetric, SshIdentity, NodeSetup, IpPool, IpAddress, ContainerFirewallSettings];
 
 /**
  * The database: SQLite in the data directory by default, PostgreSQL with DATABASE_URL.

@@ -38,8 +38,14 @@ export const ErrorCode = {
   SSH_HOST_KEY_MISMATCH: 'SSH_HOST_KEY_MISMATCH',
   /** connectNode: the node runs an OS Corral does not set up (Debian 12, Ubuntu 20.04 or later are supported); the message names what was found. */
   UNSUPPORTED_OS: 'UNSUPPORTED_OS',
+  /** connectNode: the node playbook (ansible-playbook) failed; `setup.step` names the failing task and `setup.output` holds its message and the recap. retryNodeSetup runs it again. */
+  NODE_SETUP_FAILED: 'NODE_SETUP_FAILED',
   /** The IP pool has no free address left (reserved addresses and the gateway are never handed out); nothing was allocated. */
   POOL_EXHAUSTED: 'POOL_EXHAUSTED',
+  /** The address asked for is already allocated (to this or another container); nothing was changed. */
+  ADDRESS_IN_USE: 'ADDRESS_IN_USE',
+  /** The address asked for is in none of the IP pools of the container's cluster (perhaps in another cluster's); nothing was changed. */
+  ADDRESS_OUTSIDE_CLUSTER: 'ADDRESS_OUTSIDE_CLUSTER',
   INTERRUPTED: 'INTERRUPTED',
   LXD_ERROR: 'LXD_ERROR',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

@@ -9,11 +9,13 @@ import { AuthResolver } from '../auth/auth.resolver';
 import { LoginResolver } from '../auth/login.resolver';
 import { ClustersResolver } from '../clusters/clusters.resolver';
 import { ContainerAddressesResolver, IpPoolsResolver } from '../network/ip-pools.resolver';
+import { ContainerAddressMutationsResolver } from '../network/addresses.resolver';
 import { CloneResolver } from '../containers/clone.resolver';
 import { BackupsResolver, ContainerBackupsResolver } from '../backups/backups.resolver';
 import { ContainersResolver } from '../containers/containers.resolver';
 import { MigrationResolver } from '../containers/migration.resolver';
 import { NicsResolver } from '../containers/nics.resolver';
+import { FirewallResolver } from '../firewall/firewall.resolver';
 import { RootPasswordResolver } from '../containers/root-password.resolver';
 import { ResourcesResolver } from '../containers/resources.resolver';
 import { ImageFromContainerResolver } from '../images/image-from-container.resolver';
@@ -39,6 +41,7 @@ export const resolvers = [
   ClustersResolver,
   IpPoolsResolver,
   ContainerAddressesResolver,
+  ContainerAddressMutationsResolver,
   NodesResolver,
   DrainResolver,
   NodeSetupResolver,
@@ -50,6 +53,7 @@ export const resolvers = [
   BackupsResolver,
   ContainerBackupsResolver,
   NicsResolver,
+  FirewallResolver,
   CloneResolver,
   ImageFromContainerResolver,
   OperationsResolver,

@@ -193,6 +193,8 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   services.nodeWatch.start();
   services.backupScheduler.start();
   services.metricsSampler.start();
+  // Corral's nftables table survives an LXD restart but not a node reboot: put it back on every managed node once.
+  services.firewall.reconcileAll().catch((err: unknown) => log.warn({ err }, 'firewall: reconcile at start failed'));
   log.info({ url, database: config.database.kind, pubsub: redis ? 'redis' : 'in-process', portal: !!portal }, 'corral is listening');
 
   let closing: Promise<void> | undefined;

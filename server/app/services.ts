@@ -8,7 +8,13 @@ import { ApiTokensService } from '../auth/api-tokens.service';
 import { SessionsService } from '../auth/sessions.service';
 import { ClustersService } from '../clusters/clusters.service';
 import { IpamService } from '../network/ipam.service';
+import { addressNodesFor } from '../network/addresses.gateway';
+import { addressHandlers } from '../network/addresses.operations';
+import { ContainerAddressesService, notifyNetworkChanged } from '../network/addresses.service';
 import { NodeShell } from '../provisioning/node-shell';
+import { AnsiblePlaybookRunner, DEFAULT_ANSIBLE_DIR } from '../provisioning/ansible-runner';
+import { FabricService } from '../network/fabric.service';
+import { FirewallService } from '../firewall/firewall.service';
 import { cloneNodesFor } from '../containers/clone.gateway';
 import { cloneHandlers } from '../containers/clone.operations';
 import { CloneService } from '../containers/clone.service';
@@ -68,13 +74,22 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   const drains = new DrainService(db, audit, operations, nodes);
   const nodeSetups = new NodeSetupService(db, audit, operations, licences);
   const nodeShell = new NodeShell(db, nodeSetups);
+  nodeSetups.playbook = new AnsiblePlaybookRunner(config.ansible.dir ?? DEFAULT_ANSIBLE_DIR, config.ansible.timeoutMs);
+  const fabric = new FabricService(db, nodeShell, log);
+  nodeSetups.fabric = fabric;
+  const firewall = new FirewallService(db, audit, nodeShell, log);
   const containers = new ContainersService(db, audit, operations, nodes, licences);
+  const ipam = new IpamService(db, audit);
+  containers.ipam = ipam;
+  // Container addresses; `containerAddresses.onNetworkChanged` is the hook for the firewall (set below by whoever wires it).
+  const containerAddresses = new ContainerAddressesService(audit, operations, ipam);
+  const networkChanged = (nodeId: string) => notifyNetworkChanged(containerAddresses.onNetworkChanged, nodeId, log);
   const resourcesGateway = resourcesGatewayFor(gateway);
   const resources = new ResourcesService(audit, operations, nodes, resourcesGateway);
   const nicsGateway = nicsGatewayFor(gateway);
   const backupNodes = backupNodesFor(gateway);
   const backupArchive = new BackupArchive(config.backups.archiveDir);
-  const runner: OperationRunner = new OperationRunner(db, log, config.workers.leaseMs, { ...backupHandlers(db, gateway, backupNodes, backupArchive, log), ...containerHandlers(db, gateway, log, backupArchive), ...nicHandlers(db, nicsGateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log), ...migrationHandlers(db, gateway, migrationNodesFor(gateway), log, backupCarrier(db, backupNodes, backupArchive, log)), ...drainHandlers(db, drains, operations, (): OperationRunner => runner, log), ...nodeSetupHandlers(db, nodeSetups, nodes, log), ...cloneHandlers(db, gateway, cloneNodesFor(gateway), log), ...imageFromContainerHandlers(db, imagePublishNodesFor(gateway), config.imageDir, log) });
+  const runner: OperationRunner = new OperationRunner(db, log, config.workers.leaseMs, { ...backupHandlers(db, gateway, backupNodes, backupArchive, log), ...containerHandlers(db, gateway, log, backupArchive, networkChanged), ...addressHandlers(db, { nodes: addressNodesFor(gateway), log, onNetworkChanged: () => containerAddresses.onNetworkChanged }), ...nicHandlers(db, nicsGateway, log), ...resourceHandlers(db, resourcesGateway, log), ...rootPasswordHandlers(db, rootPasswordNodesFor(gateway), log), ...migrationHandlers(db, gateway, migrationNodesFor(gateway), log, backupCarrier(db, backupNodes, backupArchive, log), networkChanged), ...drainHandlers(db, drains, operations, (): OperationRunner => runner, log), ...nodeSetupHandlers(db, nodeSetups, nodes, log), ...cloneHandlers(db, gateway, cloneNodesFor(gateway), log), ...imageFromContainerHandlers(db, imagePublishNodesFor(gateway), config.imageDir, log) });
   containers.runner = runner;
   runner.live = livePublisher;
   nodes.live = livePublisher;
@@ -88,6 +103,7 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   migrations.runner = runner;
   drains.runner = runner;
   nodeSetups.runner = runner;
+  containerAddresses.runner = runner;
   const nics = new NicsService(db, audit, operations, nicsGateway);
   nics.runner = runner;
   const clones = new CloneService(audit, operations, nodes, licences);
@@ -107,6 +123,8 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
     drains,
     nodeSetups,
     nodeShell,
+    fabric,
+    firewall,
     nics,
     clones,
     imagesFromContainers,
@@ -117,7 +135,8 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
     metrics: new MetricsService(db),
     metricsSampler: new MetricsSampler(db, metricsNodesFor(gateway), pubsub, log, config.metrics),
     clusters: new ClustersService(db, audit),
-    ipam: new IpamService(db, audit),
+    ipam,
+    containerAddresses,
     images: new ImagesService(db, audit, config.imageDir, log),
     nodeWatch: Object.assign(new NodeWatch(db, gateway, nodes, log, config.workers), { live: livePublisher }),
     live: new LiveService(db, pubsub, log),

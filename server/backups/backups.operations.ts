@@ -18,6 +18,8 @@ import { BackupLocation, BackupState, ContainerBackup } from './backup.entity';
 import type { BackupNodes } from './backups.gateway';
 import { BACKUP_CREATE, BACKUP_DELETE, BACKUP_RESTORE, BACKUP_RESTORE_AS_NEW, markMissing } from './backups.service';
 import { nodeFailure } from '../operations/node-failure';
+import { addressNodesFor } from '../network/addresses.gateway';
+import { applyRecordedAddresses } from '../network/addresses.operations';
 
 /** Deadline for LXD's backup, import and refresh operations (they copy a whole root filesystem). */
 const DEADLINE_MS = 10 * 60_000;
@@ -202,6 +204,9 @@ export function backupHandlers(db: DataSource, gateway: NodeGateway, nodes: Back
         what = 'removing the temporary instance';
         await step.progress(90, 'removing the temporary instance');
         await nodes.removeInstance(node, project, temp);
+        // The backup's eth0 may carry addresses the container no longer has: it keeps its current ones.
+        what = 'setting the addresses';
+        await applyRecordedAddresses(db, addressNodesFor(gateway), node, container);
       } catch (error) {
         const failure = nodeFailure(error, what);
         log.warn({ operation: operation.id, container: container.id, err: failure.message }, 'a restore failed');
@@ -257,6 +262,9 @@ export function backupHandlers(db: DataSource, gateway: NodeGateway, nodes: Back
         what = 'removing the temporary instance';
         await step.progress(80, 'removing the temporary instance');
         await nodes.removeInstance(node, project, temp);
+        // The copy carries the original's eth0 (its addresses, its host-side name); the new container has none.
+        what = 'taking the original addresses off';
+        await applyRecordedAddresses(db, addressNodesFor(gateway), node, container);
         what = 'starting the container';
         await step.progress(85, 'starting the container');
         await gateway.setState(node, project, container.name, 'start', false);

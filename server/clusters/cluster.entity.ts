@@ -1,3 +1,4 @@
+import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, Float, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
@@ -41,6 +42,11 @@ export class Cluster {
   @Field(() => Float, { description: 'How much memory may be allocated per byte of physical memory.' })
   @Column({ type: 'real' })
   memoryOvercommit!: number;
+
+  /** bigint: 4-byte AS numbers pass PostgreSQL's 32-bit signed integer. */
+  @Field(() => GraphQLSafeInt, { description: 'The AS number of the cluster\'s iBGP fabric (bird2 on every node connected over SSH peers with the others in it); 1–4294967294.' })
+  @Column({ type: 'bigint', default: 65000, transformer: { to: (v: number) => v, from: (v: string | number) => Number(v) } })
+  fabricAsn!: number;
 
   @Field()
   @CreateDateColumn()

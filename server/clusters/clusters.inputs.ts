@@ -1,4 +1,5 @@
-import { IsOptional, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, Float, InputType } from 'type-graphql';
 import { StorageDriver } from './cluster.entity';
 
@@ -32,4 +33,11 @@ export class CreateClusterInput {
   @Min(1)
   @Max(8)
   memoryOvercommit!: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, defaultValue: 65000, description: 'The AS number of the cluster\'s iBGP fabric, 1–4294967294 (2- or 4-byte; 64512–65534 and 4200000000–4294967294 are private).' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(4294967294)
+  fabricAsn!: number;
 }

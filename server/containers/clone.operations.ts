@@ -14,6 +14,8 @@ import { Container, ContainerStatus } from './container.entity';
 import { ContainerNic } from './nic.entity';
 import { hwaddrOf, prepareNicNetworks } from './nics.operations';
 import { nodeFailure } from '../operations/node-failure';
+import { addressNodesFor } from '../network/addresses.gateway';
+import { applyRecordedAddresses } from '../network/addresses.operations';
 
 /** Deadline for the copy of the root filesystem. */
 const COPY_DEADLINE_MS = 10 * 60_000;
@@ -85,6 +87,9 @@ export function cloneHandlers(db: DataSource, gateway: NodeGateway, nodes: Clone
         await step.progress(30, target.id === sourceNode.id ? `copying ${source.name} on ${target.name}` : `copying ${source.name} from ${sourceNode.name} to ${target.name}`);
         await nodes.cloneInstance(sourceNode, target, project, source.name, clone.name, COPY_DEADLINE_MS, hwaddrs);
         if ((await gateway.instanceStatus(target, project, clone.name)) === null) throw new CorralError(ErrorCode.LXD_ERROR, `the clone is missing on node ${target.name} after the copy`);
+        // The copy carries the source's eth0 (its addresses, its host-side name): the clone gets none.
+        what = 'taking the addresses off the clone';
+        await applyRecordedAddresses(db, addressNodesFor(gateway), target, clone);
 
         what = 'starting the clone';
         if (wasRunning) {

@@ -11,6 +11,8 @@ import { Container, ContainerStatus } from './container.entity';
 import type { BackupArchive } from '../backups/backup-archive';
 import { BackupLocation, ContainerBackup } from '../backups/backup.entity';
 import { nodeFailure } from '../operations/node-failure';
+import { routedNetworkAtCreate } from '../network/routed-nic';
+import { takeCloudInitConfig } from './cloud-init';
 
 /** LXD's instance status in Corral's words. */
 export function statusFromLxd(status: string | null): ContainerStatus {
@@ -28,7 +30,11 @@ export function statusFromLxd(status: string | null): ContainerStatus {
 }
 
 /** The handlers that carry out container operations on nodes. */
-export function containerHandlers(db: DataSource, gateway: NodeGateway, log: Logger, archive: Pick<BackupArchive, 'remove'>): Record<string, OperationHandler> {
+/**
+ * `networkChanged` is told the node after a create or delete changed its containers' addresses
+ * (the firewall re-renders); it must not throw (see notifyNetworkChanged).
+ */
+export function containerHandlers(db: DataSource, gateway: NodeGateway, log: Logger, archive: Pick<BackupArchive, 'remove'>, networkChanged: (nodeId: string) => Promise<void> = async () => {}): Record<string, OperationHandler> {
   async function load(operation: Operation) {
     const container = await db.manager.findOneBy(Container, { id: operation.containerId! });
     if (!container) throw new CorralError(ErrorCode.NOT_FOUND, 'the container is gone');
@@ -68,13 +74,15 @@ export function containerHandlers(db: DataSource, gateway: NodeGateway, log: Log
       const { container, node, project } = await load(operation);
       const image = await db.manager.findOneByOrFail(Image, { id: container.imageId });
       const cluster = await db.manager.findOneByOrFail(Cluster, { id: node.clusterId });
+      const userData = await takeCloudInitConfig(db, operation);
       try {
         await step.progress(10, 'preparing the project on the node');
         await gateway.ensureProject(node, project, cluster.storagePool);
         await step.progress(25, 'copying the image to the node');
         await gateway.ensureImage(node, image);
         await step.progress(60, 'creating the container');
-        await gateway.createInstance(node, project, { name: container.name, image, cpu: container.cpu, memoryBytes: container.memoryBytes, diskBytes: container.diskBytes, storagePool: cluster.storagePool });
+        const network = await routedNetworkAtCreate(db.manager, container.id);
+        await gateway.createInstance(node, project, { name: container.name, image, cpu: container.cpu, memoryBytes: container.memoryBytes, diskBytes: container.diskBytes, storagePool: cluster.storagePool, userData, network });
         await step.progress(85, 'starting the container');
         // setState reads the status back and fails unless the container is Running.
         await gateway.setState(node, project, container.name, 'start', false);
@@ -82,6 +90,7 @@ export function containerHandlers(db: DataSource, gateway: NodeGateway, log: Log
         throw nodeFailure(error);
       }
       await db.manager.update(Container, { id: container.id }, { status: ContainerStatus.RUNNING, statusReason: null });
+      await networkChanged(node.id);
     },
     async recover() {
       // The runner died mid-create: undo (onFailure) rather than guess how far it got.
@@ -122,7 +131,9 @@ export function containerHandlers(db: DataSource, gateway: NodeGateway, log: Log
       }
       // LXD deleted the backups it kept with the instance; the archived ones go with the container too (files before rows).
       for (const backup of await db.manager.findBy(ContainerBackup, { containerId: container.id, location: BackupLocation.ARCHIVE })) await archive.remove(backup.id);
+      // The row's addresses go with it (ON DELETE CASCADE): released at once.
       await db.manager.delete(Container, { id: container.id });
+      await networkChanged(node.id);
     },
     recover: (operation, step) => remove.run(operation, step),
     onFailure: settle,

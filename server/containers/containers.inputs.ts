@@ -1,6 +1,8 @@
-import { IsOptional, Length, Matches, Max, Min } from 'class-validator';
+import { ArrayMaxSize, IsOptional, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
 import { ArgsType, Field, ID, InputType, Int } from 'type-graphql';
 import { PageArgs } from '../common/pagination';
+import { CloudInitInput } from './cloud-init.inputs';
+import { AddressRequestInput } from '../network/addresses.inputs';
 
 /** LXD's instance name rules: a hostname label. */
 export const CONTAINER_NAME = /^[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
@@ -39,6 +41,19 @@ export class CreateContainerInput {
   @Field(() => ID, { nullable: true, description: 'Place the container on this node (provider admins only); otherwise the node with most room is chosen.' })
   @IsOptional()
   nodeId?: string;
+
+  @Field(() => CloudInitInput, { nullable: true, description: 'Accounts, SSH keys and packages that cloud-init sets up at first boot; checked by the service (BAD_USER_INPUT names the field). Sent to the node only: never shown again.' })
+  @IsOptional()
+  cloudInit?: CloudInitInput | null;
+
+  @Field(() => [AddressRequestInput], {
+    nullable: true,
+    description: 'Public addresses from the cluster’s IP pools (at most 8), allocated with the container and on its routed `eth0` from the first start. Refused as addContainerAddress refuses them (POOL_EXHAUSTED, ADDRESS_OUTSIDE_CLUSTER, ADDRESS_IN_USE, BAD_USER_INPUT); then nothing is created.',
+  })
+  @IsOptional()
+  @ArrayMaxSize(8)
+  @ValidateNested({ each: true })
+  addresses?: AddressRequestInput[] | null;
 }
 
 @ArgsType()

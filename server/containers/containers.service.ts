@@ -18,6 +18,9 @@ import type { OperationRunner } from '../operations/runner';
 import { Container, ContainerStatus } from './container.entity';
 import type { ContainersArgs, CreateContainerInput } from './containers.inputs';
 import { placeContainer } from './placement';
+import { cloudInitConfig } from './cloud-init';
+import { allocateForContainer } from '../network/addresses.service';
+import type { IpamService } from '../network/ipam.service';
 
 const MiB = 1024 * 1024;
 
@@ -33,6 +36,8 @@ const transient: Record<string, ContainerStatus> = {
 
 export class ContainersService {
   runner!: OperationRunner;
+  /** Allocates the addresses a create asks for (network/addresses.service.ts). */
+  ipam!: Pick<IpamService, 'allocateAddress'>;
 
   constructor(
     private readonly db: DataSource,
@@ -67,6 +72,8 @@ export class ContainersService {
       const replay = await this.operations.replayOf(em, project.account, idempotencyKey, 'container.create', input);
       if (replay) return { container: await replayedContainer(em, replay), operation: null };
 
+      // Checked here, before anything is recorded; the runner renders it again from the operation.
+      cloudInitConfig(input.cloudInit);
       const image = isId(input.imageId) ? await em.findOneBy(Image, { id: input.imageId }) : null;
       if (!image) throw badInput('no such image', 'imageId');
       if (await em.existsBy(Container, { projectId: project.id, name: input.name })) {
@@ -88,6 +95,7 @@ export class ContainersService {
       // Two replicas can both pass the check above; the unique index decides, and the loser gets CONFLICT.
       await insertUnique(em, Container, created, 'name', `a container named "${input.name}" already exists in this project`);
       draft.target('container', created.id);
+      for (const request of input.addresses ?? []) await allocateForContainer(em, this.ipam, created.id, node.clusterId, request);
       const recorded = await this.operations.record(em, actor, {
         account: project.account,
         action: 'container.create',

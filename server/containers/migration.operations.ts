@@ -26,7 +26,8 @@ const MOVE_DEADLINE_MS = 10 * 60_000;
  * the container's backups kept on the source (they would go with the source's instance); if that
  * fails, the migration fails and goes back to the source like any other failure.
  */
-export function migrationHandlers(db: DataSource, gateway: NodeGateway, nodes: MigrationNodes, log: Logger, carryBackups: BackupCarrier): Record<string, OperationHandler> {
+/** `networkChanged` is told both nodes after a migration (the addresses moved with the instance); it must not throw. */
+export function migrationHandlers(db: DataSource, gateway: NodeGateway, nodes: MigrationNodes, log: Logger, carryBackups: BackupCarrier, networkChanged: (nodeId: string) => Promise<void> = async () => {}): Record<string, OperationHandler> {
   async function load(operation: Operation) {
     const container = await db.manager.findOneBy(Container, { id: operation.containerId! });
     if (!container) throw new CorralError(ErrorCode.NOT_FOUND, 'the container is gone');
@@ -134,6 +135,9 @@ export function migrationHandlers(db: DataSource, gateway: NodeGateway, nodes: M
         log.warn({ operation: operation.id, container: container.id, err: failure.message }, 'a migration failed');
         throw failure;
       }
+      // The routed eth0 (addresses and host name) moved with the instance: both nodes' rules change.
+      await networkChanged(source.id);
+      await networkChanged(target.id);
     },
     /** Corral stopped mid-migration: decide by where the instance actually is, then finish or go back. */
     async recover(operation: Operation, step: Step) {
@@ -152,6 +156,8 @@ export function migrationHandlers(db: DataSource, gateway: NodeGateway, nodes: M
         } catch (error) {
           throw nodeFailure(error, 'starting the container on the target');
         }
+        await networkChanged(String(fresh.input.targetNodeId));
+        if (fresh.nodeId) await networkChanged(fresh.nodeId);
         return;
       }
       if (where === 'nowhere') throw new CorralError(ErrorCode.LXD_ERROR, 'the container is on neither node');

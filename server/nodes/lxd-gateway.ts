@@ -8,7 +8,7 @@ import { generateClientIdentity, type ClientIdentity } from '../lxd/identity';
 import { getImage, uploadImage } from '../lxd/images';
 import { createInstance, deleteInstance, getInstanceState, listInstances, setInstanceState } from '../lxd/instances';
 import { ensureProject } from '../lxd/projects';
-import { getResources } from '../lxd/server';
+import { getResources, getServer } from '../lxd/server';
 import { LxdIdentity } from './lxd-identity.entity';
 import type { InstanceSpec, InstanceSummary, LifecycleEvent, NodeCapacity, NodeGateway } from './node-gateway';
 import type { Node } from './node.entity';
@@ -79,6 +79,14 @@ export class LxdGateway implements NodeGateway {
     return client;
   }
 
+  async clientCertificate(): Promise<string> {
+    return (await this.clientIdentity()).certificate;
+  }
+
+  async trusted(node: Node): Promise<boolean> {
+    return (await getServer(await this.client(node))).auth === 'trusted';
+  }
+
   async enrol(url: string, secret: string) {
     return LxdClient.enrol(url, await this.clientIdentity(), secret);
   }
@@ -117,8 +125,8 @@ export class LxdGateway implements NodeGateway {
     await createInstance(await this.client(node), project, {
       name: spec.name,
       source: { type: 'image', fingerprint: spec.image.fingerprint },
-      config: { 'limits.cpu': String(spec.cpu), 'limits.memory': `${spec.memoryBytes}B` },
-      devices: { root: { type: 'disk', path: '/', pool: spec.storagePool, size: `${spec.diskBytes}B` } },
+      config: { 'limits.cpu': String(spec.cpu), 'limits.memory': `${spec.memoryBytes}B`, ...spec.userData, ...spec.network?.config },
+      devices: { root: { type: 'disk', path: '/', pool: spec.storagePool, size: `${spec.diskBytes}B` }, ...spec.network?.devices },
     });
   }
 

@@ -16,6 +16,10 @@ export interface InstanceSpec {
   memoryBytes: number;
   diskBytes: number;
   storagePool: string;
+  /** `{ 'cloud-init.user-data': '#cloud-config…' }` from `cloudInitConfig` (containers/cloud-init.ts), or nothing. */
+  userData?: Record<string, string>;
+  /** The routed eth0 with the container's public addresses and the cloud-init key that leaves eth0 to liblxc, from `routedNetworkAtCreate` (network/routed-nic.ts). */
+  network?: { config: Record<string, string>; devices: Record<string, Record<string, string>> };
 }
 
 export interface NodeCapacity {
@@ -39,6 +43,10 @@ export interface LifecycleEvent {
 export interface NodeGateway {
   /** Trusts Corral's certificate on a node reached for the first time; returns the pinned certificate. */
   enrol(url: string, secret: string): Promise<{ serverCertificate: string; fingerprint: string }>;
+  /** Corral's LXD client certificate (PEM), which the node playbook makes LXD trust. */
+  clientCertificate(): Promise<string>;
+  /** Whether the node's LXD, reached through its pinned certificate, trusts Corral's client certificate (`GET /1.0` auth). */
+  trusted(node: Node): Promise<boolean>;
   capacity(node: Node, storagePool: string): Promise<NodeCapacity>;
   ensureProject(node: Node, project: string, storagePool: string): Promise<void>;
   ensureImage(node: Node, image: Image): Promise<void>;

@@ -12,7 +12,11 @@ export enum NodeStatus {
   MAINTENANCE = 'MAINTENANCE',
   /** connectNode is setting it up over SSH; LXD is not joined yet. */
   SETTING_UP = 'SETTING_UP',
-  /** Reached over SSH with Corral's own key, OS checked; LXD not joined yet (installing it with Ansible comes later). */
+  /**
+   * No longer set: before the node playbook existed, connectNode stopped here. Kept so that rows
+   * from then stay valid (removing an enum value would need a migration of the column's check);
+   * retryNodeSetup continues such a node.
+   */
   SSH_READY = 'SSH_READY',
   /** Its setup failed: see `setup.step` and `setup.output`; `retryNodeSetup` picks up from there. */
   FAILED = 'FAILED',
@@ -25,7 +29,7 @@ registerEnumType(NodeStatus, {
     DRAINING: { description: 'Its containers are being moved away (`drainNode`); takes no new ones.' },
     MAINTENANCE: { description: 'Emptied and out of service until `undrainNode`; takes no containers.' },
     SETTING_UP: { description: '`connectNode` is setting it up over SSH; takes no containers.' },
-    SSH_READY: { description: "Reached over SSH with Corral's key and its OS checked, but LXD is not joined yet; takes no containers. `retryNodeSetup` with `lxdTrustPassword` joins it." },
+    SSH_READY: { description: "No longer set (connectNode now runs the node playbook): reached over SSH before the playbook existed; takes no containers. `retryNodeSetup` sets it up." },
     FAILED: { description: 'Its setup failed (`setup.step`, `setup.output`); takes no containers until `retryNodeSetup` succeeds.' },
   },
 });

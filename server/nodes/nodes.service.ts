@@ -8,6 +8,7 @@ import { isId, newId } from '../common/ids';
 import { paginate, type Connection } from '../common/pagination';
 import { Container } from '../containers/container.entity';
 import type { LicencesService } from '../licences/licences.service';
+import { fingerprintOf } from '../lxd/identity';
 import type { LivePublisher } from '../live/live.publisher';
 import type { NodeCapabilities } from './node-capabilities';
 import type { NodeGateway } from './node-gateway';
@@ -108,7 +109,7 @@ export class NodesService {
         lastError: null,
         lastSeenAt: new Date(),
       });
-      await this.enrolInto(node, cluster.storagePool, input.secret);
+      await this.enrolInto(node, cluster.storagePool, { secret: input.secret });
       await em.insert(Node, node);
       draft.target('node', node.id);
       return node;
@@ -116,20 +117,46 @@ export class NodesService {
   }
 
   /**
-   * Makes the LXD at `node.url` trust Corral (trust password or token), pins its certificate on
-   * `node` and reads its capacity and capabilities into it. Writes nothing: the caller stores the
-   * node (addNode, and connectNode once LXD answers).
+   * Pins the LXD at `node.url` on `node` and reads its capacity and capabilities into it, one
+   * path for both ways a node is joined:
+   * - `{ secret }` (addNode): LXD comes to trust Corral's certificate through its trust password
+   *   or a token, and the certificate it presents is pinned;
+   * - `{ serverCertificate }` (connectNode): the node playbook made LXD trust Corral's
+   *   certificate, and its server certificate was read over the pinned SSH connection, so there
+   *   is no trust on first use over TLS.
+   * Either way LXD must then answer as trusting Corral through the pinned certificate, and offer
+   * the cluster's storage pool. Writes nothing: the caller stores the node.
+   * @throws NODE_UNAVAILABLE (not joined, not trusted), BAD_USER_INPUT (no such storage pool)
    */
-  async enrolInto(node: Node, storagePool: string, secret: string): Promise<void> {
-    let pinned;
-    try {
-      pinned = await this.gateway.enrol(node.url, secret);
-    } catch (error) {
-      throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `could not join the node: ${(error as Error).message}`, { field: 'url' });
+  async enrolInto(node: Node, storagePool: string, proof: { secret: string } | { serverCertificate: string }): Promise<void> {
+    let pinned: { serverCertificate: string; fingerprint: string };
+    if ('secret' in proof) {
+      try {
+        pinned = await this.gateway.enrol(node.url, proof.secret);
+      } catch (error) {
+        throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `could not join the node: ${(error as Error).message}`, { field: 'url' });
+      }
+    } else {
+      try {
+        pinned = { serverCertificate: proof.serverCertificate, fingerprint: fingerprintOf(proof.serverCertificate) };
+      } catch (error) {
+        throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `the node's LXD server certificate cannot be read: ${(error as Error).message}`);
+      }
     }
     node.fingerprint = pinned.fingerprint;
     node.serverCertificate = pinned.serverCertificate;
     this.gateway.forget(node.id);
+    let trusted: boolean;
+    try {
+      trusted = await this.gateway.trusted(node);
+    } catch (error) {
+      this.gateway.forget(node.id);
+      throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `LXD at ${node.url} does not answer through its pinned certificate: ${(error as Error).message}`, { field: 'url' });
+    }
+    if (!trusted) {
+      this.gateway.forget(node.id);
+      throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `LXD at ${node.url} does not trust Corral's client certificate`, { field: 'url' });
+    }
     try {
       Object.assign(node, await this.gateway.capacity(node, storagePool));
     } catch (error) {
@@ -137,6 +164,11 @@ export class NodesService {
       throw badInput(`the node does not offer storage pool "${storagePool}": ${(error as Error).message}`, 'clusterId');
     }
     node.capabilities = await this.capabilitiesOf(node, storagePool);
+  }
+
+  /** Corral's LXD client certificate (PEM), for the node playbook to make LXD trust it. */
+  clientCertificate(): Promise<string> {
+    return this.gateway.clientCertificate();
   }
 
   /** A capability read that fails keeps the last known capabilities rather than failing the health check. */

@@ -41,9 +41,13 @@ export class NodeSetup {
   @Column({ type: 'varchar', length: 200, nullable: true })
   step!: string | null;
 
-  @Field(() => String, { nullable: true, description: "The failing step's output or error (status FAILED)." })
+  @Field(() => String, { nullable: true, description: "The failing step's output or error (status FAILED): for a playbook task, its message, the PLAY RECAP and the output's last lines." })
   @Column({ type: 'text', nullable: true })
   output!: string | null;
+
+  @Field(() => Int, { nullable: true, description: "How many tasks the last successful playbook run changed (PLAY RECAP's `changed=`): 0 on a node already set up. Null before the playbook has run." })
+  @Column({ type: 'integer', nullable: true })
+  changedTasks!: number | null;
 
   @Field()
   @UpdateDateColumn()

@@ -34,7 +34,7 @@ export class ConnectNodeInput {
   @Length(1, 16384)
   privateKey?: string;
 
-  @Field(() => String, { nullable: true, description: "LXD's trust password on the node. When LXD already answers on https://host:8443, Corral joins it and the node is READY; without it the node stops at SSH_READY." })
+  @Field(() => String, { nullable: true, description: "Also set this as LXD's trust password on the node (core.trust_password), for LXD clients that join with a password. Corral itself does not need it: the playbook makes LXD trust Corral's certificate. Never stored." })
   @IsOptional()
   @Length(1, 4096)
   lxdTrustPassword?: string;
@@ -55,7 +55,7 @@ export class RetryNodeSetupInput {
   @Length(1, 16384)
   privateKey?: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Also set this as LXD's trust password on the node (see connectNode)." })
   @IsOptional()
   @Length(1, 4096)
   lxdTrustPassword?: string;

@@ -8,11 +8,13 @@ import type { Operation } from '../operations/operation.entity';
 import type { OperationHandler, Step } from '../operations/runner';
 import { NodeSetup } from './node-setup.entity';
 import { SETUP, type NodeSetupService } from './node-setup.service';
+import { taskProgress } from './ansible-output';
+import { PlaybookFailedError } from './ansible-runner';
 import { checkSupportedOs, parseOsRelease } from './os-release';
 import type { SshTarget } from './ssh-transport';
 
-/** The status a node keeps when the SSH steps are done but LXD is not joined: what comes next is the Ansible playbook (a later step). */
-export const SSH_READY_STEP = 'SSH ready; installing LXD with Ansible is not available yet: retryNodeSetup with lxdTrustPassword once LXD runs on the node';
+/** Reads LXD's server certificate on the node, from the LXD directory the node's environment names (the lab sets LXD_DIR per node). */
+export const READ_SERVER_CERTIFICATE = 'cat "${LXD_DIR:-/var/lib/lxd}/server.crt"';
 
 /** Appends a line to ~/.ssh/authorized_keys unless it is there already (so that a second run changes nothing). */
 export const installKeyScript = (publicKey: string) => {
@@ -31,7 +33,8 @@ export const installKeyScript = (publicKey: string) => {
 };
 
 /**
- * The `node.setup` handler. Each step is recorded on the node's setup row before it runs, so a
+ * The `node.setup` handler: SSH (host key, OS, Corral's key), then the node playbook, then LXD
+ * joined through the certificate read over SSH. Each step is recorded on the node's setup row before it runs, so a
  * failure leaves the node FAILED with the failing step and its output; every step checks what is
  * there already, so running again (retryNodeSetup, or recovery after a crash) picks up from there.
  */
@@ -43,7 +46,7 @@ export function nodeSetupHandlers(db: DataSource, setups: NodeSetupService, node
       if (!node) throw new CorralError(ErrorCode.NOT_FOUND, 'the node is gone');
       const setup = await db.manager.findOneByOrFail(NodeSetup, { nodeId: node.id });
       const at = async (percent: number, text: string) => {
-        await db.manager.update(NodeSetup, { nodeId: node.id }, { step: text });
+        await db.manager.update(NodeSetup, { nodeId: node.id }, { step: text.slice(0, 200) });
         await step.progress(percent, text);
       };
       const identity = await setups.identity();
@@ -81,31 +84,63 @@ export function nodeSetupHandlers(db: DataSource, setups: NodeSetupService, node
       // Proof that Corral no longer needs the user's credentials.
       await at(70, "connecting with Corral's own key");
       const own = await setups.transport.open(target({ privateKey: identity.privateKey }));
+      const hostKeyLine = own.hostKeyLine;
       own.close();
       await db.manager.update(NodeSetup, { nodeId: node.id }, { corralKeyInstalled: true });
 
-      if (!secrets.lxdTrustPassword) {
-        await db.manager.update(NodeSetup, { nodeId: node.id }, { step: SSH_READY_STEP, output: null });
-        await db.manager.update(Node, { id: node.id }, { status: NodeStatus.SSH_READY, lastError: null, lastSeenAt: new Date() });
-        await step.progress(99, SSH_READY_STEP);
-      } else {
-        await at(85, `joining LXD at ${node.url}`);
-        const cluster = await db.manager.findOneByOrFail(Cluster, { id: node.clusterId });
-        await nodes.enrolInto(node, cluster.storagePool, secrets.lxdTrustPassword);
-        await db.manager.update(Node, { id: node.id }, {
-          fingerprint: node.fingerprint,
-          serverCertificate: node.serverCertificate,
-          cpuThreads: node.cpuThreads,
-          memoryBytes: node.memoryBytes,
-          diskBytes: node.diskBytes,
-          capabilities: node.capabilities,
-          status: NodeStatus.READY,
-          lastError: null,
-          lastSeenAt: new Date(),
-        });
-        await db.manager.update(NodeSetup, { nodeId: node.id }, { step: 'ready', output: null });
-        await step.progress(99, `${node.name} is READY`);
+      const cluster = await db.manager.findOneByOrFail(Cluster, { id: node.clusterId });
+      if (!hostKeyLine) throw new CorralError(ErrorCode.NODE_SETUP_FAILED, 'the SSH transport did not give the host key it verified, which ansible-playbook must be held to', { step: 'ansible-playbook' });
+      await at(72, 'running the node playbook (ansible-playbook)');
+      const played = await setups.playbook.run(
+        {
+          host: setup.host,
+          port: setup.port,
+          user: setup.user,
+          privateKey: identity.privateKey,
+          hostKeyLine,
+          vars: {
+            corral_node_address: setup.host,
+            corral_storage_pool: cluster.storagePool,
+            corral_storage_driver: cluster.storageDriver.toLowerCase(),
+            corral_client_certificate: await nodes.clientCertificate(),
+            corral_lxd_trust_password: secrets.lxdTrustPassword ?? '',
+            corral_fabric_asn: cluster.fabricAsn,
+          },
+        },
+        (task, index) => at(taskProgress(index, 72, 92), task),
+      );
+      await db.manager.update(NodeSetup, { nodeId: node.id }, { changedTasks: played.changed });
+      log.info({ node: node.name, changed: played.changed }, 'node playbook done');
+
+      // Over the pinned SSH connection: the certificate to pin is never taken on first use over TLS.
+      await at(94, "reading LXD's server certificate over SSH");
+      const reading = await setups.transport.open(target({ privateKey: identity.privateKey }));
+      let serverCertificate: string;
+      try {
+        const read = await reading.exec(READ_SERVER_CERTIFICATE);
+        if (read.code !== 0 || !read.stdout.includes('BEGIN CERTIFICATE')) throw new CorralError(ErrorCode.NODE_SETUP_FAILED, `LXD's server certificate is not on the node (exit ${read.code}): ${(read.stderr || read.stdout).trim().slice(0, 500)}`, { step: "reading LXD's server certificate" });
+        serverCertificate = read.stdout.trim() + '\n';
+      } finally {
+        reading.close();
       }
+
+      await at(97, `joining LXD at ${node.url}`);
+      await nodes.enrolInto(node, cluster.storagePool, { serverCertificate });
+      await db.manager.update(Node, { id: node.id }, {
+        fingerprint: node.fingerprint,
+        serverCertificate: node.serverCertificate,
+        cpuThreads: node.cpuThreads,
+        memoryBytes: node.memoryBytes,
+        diskBytes: node.diskBytes,
+        capabilities: node.capabilities,
+        status: NodeStatus.READY,
+        lastError: null,
+        lastSeenAt: new Date(),
+      });
+      await db.manager.update(NodeSetup, { nodeId: node.id }, { step: 'ready', output: null });
+      await step.progress(98, `${node.name} is READY; writing the BGP peers of cluster ${cluster.name}`);
+      // Errors there are recorded on the nodes, never fail the setup.
+      await setups.fabric?.syncCluster(cluster.id);
       setups.secrets.delete(operation.id);
       nodes.live?.nodeChanged(node.id);
     },
@@ -115,7 +150,9 @@ export function nodeSetupHandlers(db: DataSource, setups: NodeSetupService, node
       setups.secrets.delete(operation.id);
       const message = error instanceof Error ? error.message : String(error);
       log.warn({ operation: operation.id, node: operation.nodeId, err: message }, 'node setup failed');
-      await db.manager.update(NodeSetup, { nodeId: operation.nodeId! }, { output: message.slice(0, 10_000) });
+      // A failing playbook task names the step itself (the recorded step may lag behind a lost progress write).
+      const failed = error instanceof PlaybookFailedError ? { step: error.step.slice(0, 200), output: error.output.slice(0, 10_000) } : { output: message.slice(0, 10_000) };
+      await db.manager.update(NodeSetup, { nodeId: operation.nodeId! }, failed);
       await db.manager.update(Node, { id: operation.nodeId! }, { status: NodeStatus.FAILED, lastError: message.slice(0, 500) });
       nodes.live?.nodeChanged(operation.nodeId!);
     },

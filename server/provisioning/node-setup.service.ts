@@ -1,5 +1,5 @@
 import { utils } from 'ssh2';
-import type { DataSource } from 'typeorm';
+import { In, type DataSource } from 'typeorm';
 import { Account, AccountKind } from '../accounts/account.entity';
 import type { Actor } from '../app/actor';
 import { badInput, conflict, CorralError, ErrorCode, notFound } from '../app/errors';
@@ -8,10 +8,13 @@ import { Cluster } from '../clusters/cluster.entity';
 import { isId, newId } from '../common/ids';
 import type { LicencesService } from '../licences/licences.service';
 import { Node, NodeStatus } from '../nodes/node.entity';
+import { Operation, OperationState } from '../operations/operation.entity';
 import type { OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
 import { NodeSetup } from './node-setup.entity';
 import type { ConnectNodeInput, RetryNodeSetupInput } from './node-setup.inputs';
+import type { FabricService } from '../network/fabric.service';
+import { AnsiblePlaybookRunner, type PlaybookRunner } from './ansible-runner';
 import { Ssh2Transport, type SshTransport } from './ssh-transport';
 import { SshIdentity } from './ssh-identity.entity';
 
@@ -34,12 +37,17 @@ export const lxdUrlOf = (host: string) => `https://${host.includes(':') ? `[${ho
 /**
  * connectNode and retryNodeSetup (provider admins): the node row and its setup are recorded with
  * a `node.setup` operation in one transaction, then the operation connects over SSH, pins the
- * host key, checks the OS, installs Corral's own key and, given LXD's trust password, joins LXD.
+ * host key, checks the OS, installs Corral's own key, runs the node playbook (ansible/node.yml)
+ * and joins LXD through the server certificate read over SSH.
  */
 export class NodeSetupService {
   runner!: OperationRunner;
   /** How nodes are reached over SSH (ssh2; tests put a fake here). */
   transport: SshTransport = new Ssh2Transport();
+  /** How the node playbook runs (ansible-playbook; tests put a fake here). Set from the configuration in services.ts. */
+  playbook: PlaybookRunner = new AnsiblePlaybookRunner();
+  /** Told when a node became READY, to rewrite the cluster's BGP peers (set in services.ts). */
+  fabric: Pick<FabricService, 'syncCluster'> | null = null;
   /** Passwords and keys for the operations this process runs, by operation id. Never written anywhere. */
   readonly secrets = new Map<string, SetupSecrets>();
   private identityOnce: Promise<SshIdentity> | undefined;
@@ -125,8 +133,11 @@ export class NodeSetupService {
 
   /**
    * Runs the setup of a FAILED or SSH_READY node again: steps already done (host key pinned,
-   * Corral's key installed) are checked, not redone. Credentials are needed only while Corral's
-   * key is not installed. A node being set up answers OPERATION_IN_PROGRESS; any other is answered as it is.
+   * Corral's key installed) are checked, not redone, and the playbook converges. A READY or
+   * OFFLINE node connected over SSH runs the playbook again without leaving its status (a second
+   * run on a node in shape changes nothing: `setup.changedTasks` 0). Credentials are needed only
+   * while Corral's key is not installed. A node being set up answers OPERATION_IN_PROGRESS;
+   * any other (DRAINING, MAINTENANCE) is answered as it is.
    */
   async retry(actor: Actor, input: RetryNodeSetupInput): Promise<Node> {
     if (input.password && input.privateKey) throw badInput('give either a password or a private key, not both', 'privateKey');
@@ -139,16 +150,21 @@ export class NodeSetupService {
         if (!node) throw notFound('Node');
         if (!setup) throw badInput(`node ${node.name} was added with addNode, not connected over SSH: there is no setup to retry`, 'id');
         if (node.status === NodeStatus.SETTING_UP) throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `node ${node.name} is being set up; follow its operation`);
-        if (node.status !== NodeStatus.FAILED && node.status !== NodeStatus.SSH_READY) return node;
+        // A joined node (READY, OFFLINE) runs the playbook again where it stands, serving meanwhile: the playbook converges, so on a node in shape it changes nothing.
+        const rerun = node.status === NodeStatus.READY || node.status === NodeStatus.OFFLINE;
+        if (!rerun && node.status !== NodeStatus.FAILED && node.status !== NodeStatus.SSH_READY) return node;
         if (!setup.corralKeyInstalled && !input.password && !input.privateKey) throw badInput("Corral's key is not installed on the node yet: give the password or the private key of the SSH user", 'password');
         // The status write comes first: on PostgreSQL it locks the node's row, so that two retries take turns.
-        await em.update(Node, { id: node.id }, { status: NodeStatus.SETTING_UP });
+        await em.update(Node, { id: node.id }, { status: rerun ? node.status : NodeStatus.SETTING_UP });
+        if (rerun && (await em.existsBy(Operation, { nodeId: node.id, action: SETUP, state: In([OperationState.PENDING, OperationState.RUNNING]) }))) {
+          throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `node ${node.name} is being set up again; follow its operation`);
+        }
         await em.update(NodeSetup, { nodeId: node.id }, { step: 'queued', output: null });
         const provider = await em.findOneByOrFail(Account, { kind: AccountKind.PROVIDER });
         const operation = await this.operations.record(em, actor, { account: provider, action: SETUP, containerId: null, nodeId: node.id, input: { nodeId: node.id, retry: true, joinLxd: Boolean(input.lxdTrustPassword) } });
         operationId = operation.id;
         this.secrets.set(operation.id, { password: input.password, privateKey: input.privateKey, lxdTrustPassword: input.lxdTrustPassword });
-        node.status = NodeStatus.SETTING_UP;
+        if (!rerun) node.status = NodeStatus.SETTING_UP;
         return node;
       });
       if (operationId) this.runner.kick(operationId);

@@ -22,6 +22,12 @@ export interface ExecResult {
 export interface SshSession {
   /** The host key the node presented, as OpenSSH prints it: `SHA256:` and unpadded base64. */
   readonly hostKey: string;
+  /**
+   * The same key as OpenSSH writes it in known_hosts (`ssh-ed25519 AAAA…`), so that tools that
+   * open their own connection (ansible-playbook) are held to the key this session verified.
+   * Optional only so that test fakes may leave it out; the real transport always gives it.
+   */
+  readonly hostKeyLine?: string;
   exec(command: string): Promise<ExecResult>;
   close(): void;
 }
@@ -34,6 +40,14 @@ export interface SshTransport {
 /** OpenSSH's fingerprint of a host key blob. */
 export const sshFingerprint = (key: Buffer) => `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 
+/** A host key blob as known_hosts holds it: its type (the blob's first SSH string) and the blob in base64. */
+export function sshKeyLine(key: Buffer): string {
+  const length = key.length >= 4 ? key.readUInt32BE(0) : 0;
+  const type = key.subarray(4, 4 + length).toString('ascii');
+  if (length === 0 || length > 64 || 4 + length > key.length || !/^[a-z0-9@.-]+$/.test(type)) throw new Error('not an SSH public key blob');
+  return `${type} ${key.toString('base64')}`;
+}
+
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET']);
 
 /** ssh2, with every failure mapped to a typed error and every wait bounded. */
@@ -42,6 +56,7 @@ export class Ssh2Transport implements SshTransport {
     return new Promise((resolve, reject) => {
       const client = new Client();
       let presented: string | null = null;
+      let presentedLine: string | undefined;
       let mismatch = false;
       let settled = false;
       const fail = (error: CorralError) => {
@@ -57,7 +72,7 @@ export class Ssh2Transport implements SshTransport {
         clearTimeout(timer);
         if (settled) return client.end();
         settled = true;
-        resolve(new Ssh2Session(client, presented!, target.timeoutMs));
+        resolve(new Ssh2Session(client, presented!, presentedLine, target.timeoutMs));
       });
       client.on('error', (error: Error & { level?: string; code?: string }) => {
         clearTimeout(timer);
@@ -82,6 +97,11 @@ export class Ssh2Transport implements SshTransport {
           tryKeyboard: false,
           hostVerifier: (key: Buffer) => {
             presented = sshFingerprint(key);
+            try {
+              presentedLine = sshKeyLine(key);
+            } catch {
+              presentedLine = undefined;
+            }
             mismatch = target.hostKey !== null && presented !== target.hostKey;
             return !mismatch;
           },
@@ -99,6 +119,7 @@ class Ssh2Session implements SshSession {
   constructor(
     private readonly client: Client,
     readonly hostKey: string,
+    readonly hostKeyLine: string | undefined,
     private readonly timeoutMs: number,
   ) {}
 

@@ -68,6 +68,9 @@ forEachDatabase((TEST_DB) => {
         createImageFromContainer: 'container.createImage',
         addNetworkInterface: 'container.addNetworkInterface',
         removeNetworkInterface: 'container.removeNetworkInterface',
+        addContainerAddress: 'container.addAddress',
+        removeContainerAddress: 'container.removeAddress',
+        setContainerFirewall: 'container.setFirewall',
         createIpPool: 'ipPool.create',
         deleteIpPool: 'ipPool.delete',
       };
@@ -108,6 +111,13 @@ forEachDatabase((TEST_DB) => {
         const res = await owner.ok(`mutation($i: ${type}!) { ${mutation}(input: $i) { operation { id } } }`, { i: { containerId: created.id, name: 'eth1' } });
         await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);
       }
+      await admin.ok(`mutation($c: ID!) { createIpPool(input: { clusterId: $c, name: "addresses", cidr: "198.51.100.16/28" }) { id } }`, { c: clusterId });
+      for (const [mutation, type, extra] of [['addContainerAddress', 'AddContainerAddressInput', { family: 'IPV4' }], ['removeContainerAddress', 'RemoveContainerAddressInput', { address: '198.51.100.17' }]] as const) {
+        const res = await owner.ok(`mutation($i: ${type}!) { ${mutation}(input: $i) { operation { id } } }`, { i: { containerId: created.id, ...extra } });
+        await server.services.runner.settled(Object.values(res as Record<string, any>)[0].operation.id);
+      }
+      // Clearing is allowed on a node added without SSH (setting rules there is NODE_UNAVAILABLE).
+      await owner.ok(`mutation($c: ID!) { setContainerFirewall(input: { containerId: $c, tcpConnectionLimit: null, inboundPorts: null }) { id } }`, { c: created.id });
       const cloned = (await owner.ok(`mutation($i: CloneContainerInput!) { cloneContainer(input: $i) { operation { id } } }`, { i: { containerId: created.id, name: 'audited-clone' } })).cloneContainer;
       await server.services.runner.settled(cloned.operation.id);
       const imaged = (await admin.ok(`mutation($i: CreateImageFromContainerInput!) { createImageFromContainer(input: $i) { id } }`, { i: { containerId: created.id, name: 'audited-image' } })).createImageFromContainer;

@@ -4,6 +4,9 @@ import { CorralError, ErrorCode } from '../../server/app/errors';
 import { Node } from '../../server/nodes/node.entity';
 import { NodeSetup } from '../../server/provisioning/node-setup.entity';
 import { generateLicenceKeyPair, issueLicence } from '../../server/licences/licence-document';
+import { generateClientIdentity } from '../../server/lxd/identity';
+import { PlaybookFailedError, type PlaybookRequest, type PlaybookResult, type PlaybookRunner } from '../../server/provisioning/ansible-runner';
+import { READ_SERVER_CERTIFICATE } from '../../server/provisioning/node-setup.operations';
 import type { ExecResult, SshSession, SshTarget, SshTransport } from '../../server/provisioning/ssh-transport';
 import { Ssh2Transport } from '../../server/provisioning/ssh-transport';
 import { codeOf, type Caller } from '../support/client';
@@ -22,6 +25,10 @@ class FakeSsh implements SshTransport {
   opened: SshTarget[] = [];
   /** While set, reading /etc/os-release waits for it: a setup held half-way. */
   hold: Promise<void> | null = null;
+  /** LXD's server certificate as the playbook leaves it on the node. */
+  serverCertificate = '';
+  /** The BGP peers files written, by host. */
+  peers = new Map<string, string>();
 
   async open(target: SshTarget): Promise<SshSession> {
     this.opened.push(target);
@@ -31,7 +38,13 @@ class FakeSsh implements SshTransport {
     if (target.password !== this.password && !byKey) throw new CorralError(ErrorCode.SSH_AUTH_FAILED, 'refused the credentials');
     return {
       hostKey: this.hostKey,
+      hostKeyLine: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake',
       exec: async (command: string): Promise<ExecResult> => {
+        if (command === READ_SERVER_CERTIFICATE) return { code: 0, stdout: this.serverCertificate, stderr: '' };
+        if (command.includes('birdc')) {
+          this.peers.set(target.host, /<<'CORRAL_EOF'\n([\s\S]*?)CORRAL_EOF/.exec(command)?.[1] ?? '');
+          return { code: 0, stdout: 'BIRD 2.0.12 ready.\nReconfigured\n', stderr: '' };
+        }
         if (command === 'cat /etc/os-release') {
           await this.hold;
           return { code: 0, stdout: this.osRelease, stderr: '' };
@@ -48,7 +61,26 @@ class FakeSsh implements SshTransport {
   }
 }
 
-const NODE = `id name status url lastError setup { host port user hostKeyFingerprint os corralKeyInstalled step output } operation { id action state step errorCode errorMessage }`;
+/** The node playbook as a script: its tasks, and a task that fails while `failAt` names it. */
+class FakePlaybook implements PlaybookRunner {
+  tasks = ['Gathering Facts', 'corral_node : Install nftables before LXD', 'corral_node : Initialise LXD', 'corral_node : Trust the Corral client certificate'];
+  failAt: string | null = null;
+  runs: PlaybookRequest[] = [];
+  private converged = new Set<string>();
+
+  async run(request: PlaybookRequest, onTask: (name: string, index: number) => Promise<void> | void): Promise<PlaybookResult> {
+    this.runs.push(request);
+    for (const [i, task] of this.tasks.entries()) {
+      await onTask(task, i + 1);
+      if (task === this.failAt) throw new PlaybookFailedError(task, `${task}: non-zero return code\nPLAY RECAP: ${request.host} : ok=${i} changed=1 unreachable=0 failed=1`, `${task}: non-zero return code\nPLAY RECAP: ${request.host} : ok=${i} changed=1 unreachable=0 failed=1\n\n(output)`);
+    }
+    const changed = this.converged.has(request.host) ? 0 : 3;
+    this.converged.add(request.host);
+    return { changed, recap: null, tail: '' };
+  }
+}
+
+const NODE = `id name status url lastError setup { host port user hostKeyFingerprint os corralKeyInstalled step output changedTasks } operation { id action state step errorCode errorMessage }`;
 const CONNECT = `mutation($i: ConnectNodeInput!, $k: String) { connectNode(input: $i, idempotencyKey: $k) { ${NODE} } }`;
 const RETRY = `mutation($i: RetryNodeSetupInput!) { retryNodeSetup(input: $i) { ${NODE} } }`;
 
@@ -59,6 +91,7 @@ forEachDatabase((TEST_DB) => {
     let f: Awaited<ReturnType<typeof twoTenants>>;
     let clusterId: string;
     let ssh: FakeSsh;
+    let playbook: FakePlaybook;
     const keys = generateLicenceKeyPair();
 
     before(async () => {
@@ -71,7 +104,10 @@ forEachDatabase((TEST_DB) => {
       clusterId = (await admin.ok(`mutation { createCluster(input: { name: "ssh" }) { id } }`)).createCluster.id;
       ssh = new FakeSsh();
       ssh.corralKey = (await server.services.nodeSetups.identity()).privateKey;
+      ssh.serverCertificate = (await generateClientIdentity('fake-lxd-node')).certificate;
       server.services.nodeSetups.transport = ssh;
+      playbook = new FakePlaybook();
+      server.services.nodeSetups.playbook = playbook;
     });
     after(() => server?.stop());
 
@@ -101,32 +137,87 @@ forEachDatabase((TEST_DB) => {
       assert.equal(await server.db.manager.count(NodeSetup), 0);
     });
 
-    test('a password connects: host key pinned, OS recorded, Corral key installed once; without a trust password the node stops at SSH_READY; a retry with it joins LXD and the node is READY without the password', async () => {
-      const started = (await admin.ok(CONNECT, { i: { clusterId, name: 'node-a', host: '198.18.0.101', password: ssh.password } })).connectNode;
+    test('a password connects: host key pinned, OS recorded, Corral key installed once, the playbook run with the pinned key and the cluster\'s settings, LXD pinned through the certificate read over SSH; the node is READY and a second run changes nothing', async () => {
+      const started = (await admin.ok(CONNECT, { i: { clusterId, name: 'node-a', host: '198.18.0.101', password: ssh.password, lxdTrustPassword: 'lxd-secret' } })).connectNode;
       assert.equal(started.status, 'SETTING_UP');
       assert.equal(started.url, 'https://198.18.0.101:8443');
-      const sshReady = await settle(started);
-      assert.equal(sshReady.operation.state, 'SUCCEEDED', JSON.stringify(sshReady.operation));
-      assert.equal(sshReady.status, 'SSH_READY');
-      assert.deepEqual({ ...sshReady.setup }, { host: '198.18.0.101', port: 22, user: 'root', hostKeyFingerprint: ssh.hostKey, os: 'Debian GNU/Linux 12 (bookworm)', corralKeyInstalled: true, step: sshReady.setup.step, output: null });
-      assert.match(sshReady.setup.step, /Ansible is not available yet/);
-      assert.equal(ssh.authorizedKeys.length, 1);
-      assert.equal(ssh.authorizedKeys[0], (await server.services.nodeSetups.identity()).publicKey);
-      // The password is nowhere in the database.
-      for (const table of ['nodes', 'node_setups', 'operations', 'audit_events']) assert.ok(!JSON.stringify(await server.db.query(`SELECT * FROM ${table}`)).includes(ssh.password), table);
-      // The health check leaves a node that is not joined alone.
-      await server.services.nodes.checkHealth();
-      assert.equal((await read(started.id)).status, 'SSH_READY');
-
-      ssh.opened = [];
-      const retried = (await admin.ok(RETRY, { i: { id: started.id, lxdTrustPassword: 'fake-secret' } })).retryNodeSetup;
-      const ready = await settle(retried);
+      const ready = await settle(started);
       assert.equal(ready.operation.state, 'SUCCEEDED', JSON.stringify(ready.operation));
       assert.equal(ready.status, 'READY');
+      assert.deepEqual({ ...ready.setup }, { host: '198.18.0.101', port: 22, user: 'root', hostKeyFingerprint: ssh.hostKey, os: 'Debian GNU/Linux 12 (bookworm)', corralKeyInstalled: true, step: 'ready', output: null, changedTasks: 3 });
+      assert.equal(ssh.authorizedKeys.length, 1);
+      assert.equal(ssh.authorizedKeys[0], (await server.services.nodeSetups.identity()).publicKey);
+
+      // The playbook ran with Corral's key, the host key the SSH session verified, and the cluster's settings.
+      const run = playbook.runs.at(-1)!;
+      assert.equal(run.privateKey, (await server.services.nodeSetups.identity()).privateKey);
+      assert.match(run.hostKeyLine, /^ssh-ed25519 /);
+      assert.deepEqual({ ...run.vars, corral_client_certificate: undefined }, {
+        corral_node_address: '198.18.0.101',
+        corral_storage_pool: 'default',
+        corral_storage_driver: 'btrfs',
+        corral_client_certificate: undefined,
+        corral_lxd_trust_password: 'lxd-secret',
+        corral_fabric_asn: 65000,
+      });
+      assert.equal(run.vars.corral_client_certificate, await server.services.nodes.clientCertificate());
+
+      // LXD is pinned to the certificate read over SSH.
+      const row = await server.db.manager.findOneByOrFail(Node, { id: started.id });
+      assert.equal(row.serverCertificate.trim(), ssh.serverCertificate.trim());
+      assert.match(row.fingerprint, /^[0-9a-f]{64}$/);
+
+      // The password and the trust password are nowhere in the database.
+      for (const table of ['nodes', 'node_setups', 'operations', 'audit_events']) {
+        const rows = JSON.stringify(await server.db.query(`SELECT * FROM ${table}`));
+        assert.ok(!rows.includes(ssh.password) && !rows.includes('lxd-secret'), table);
+      }
+
+      // A second run (retryNodeSetup on a READY node) uses only Corral's key and the pin, changes nothing, and the node stays READY throughout.
+      ssh.opened = [];
+      const retried = (await admin.ok(RETRY, { i: { id: started.id } })).retryNodeSetup;
+      assert.equal(retried.status, 'READY');
+      const again = await settle(retried);
+      assert.equal(again.operation.state, 'SUCCEEDED', JSON.stringify(again.operation));
+      assert.equal(again.status, 'READY');
+      assert.equal(again.setup.changedTasks, 0);
+      assert.equal(playbook.runs.at(-1)!.vars.corral_lxd_trust_password, '', 'the trust password was not kept');
       assert.ok(ssh.opened.every((t) => t.password === undefined && t.hostKey === ssh.hostKey), 'only Corral\'s key, and the pinned host key');
       assert.equal(ssh.authorizedKeys.length, 1, 'the key is not installed twice');
-      // A READY node is answered as it is.
-      assert.equal((await admin.ok(RETRY, { i: { id: started.id } })).retryNodeSetup.status, 'READY');
+    });
+
+    test('a failing playbook task leaves the node FAILED with NODE_SETUP_FAILED, the task as its step and the message with the recap as its output; a retry runs it again and the node is READY', async () => {
+      playbook.failAt = 'corral_node : Initialise LXD';
+      try {
+        const failed = await settle((await admin.ok(CONNECT, { i: { clusterId, name: 'node-playbook', host: '198.18.0.107', password: ssh.password } })).connectNode);
+        assert.equal(failed.operation.errorCode, 'NODE_SETUP_FAILED', JSON.stringify(failed.operation));
+        assert.equal(failed.status, 'FAILED');
+        assert.equal(failed.setup.step, 'corral_node : Initialise LXD');
+        assert.match(failed.setup.output, /non-zero return code\nPLAY RECAP: 198\.18\.0\.107 : ok=2 changed=1 unreachable=0 failed=1/);
+        assert.equal(failed.setup.corralKeyInstalled, true, 'the SSH steps before it are kept');
+        assert.equal(failed.setup.changedTasks, null);
+        playbook.failAt = null;
+        const ready = await settle((await admin.ok(RETRY, { i: { id: failed.id } })).retryNodeSetup);
+        assert.equal(ready.status, 'READY', JSON.stringify(ready.operation));
+        assert.equal(ready.setup.output, null);
+      } finally {
+        playbook.failAt = null;
+      }
+    });
+
+    test('when a node is READY the BGP peers file of every READY node of the cluster connected over SSH lists the others, with the cluster\'s AS number', async () => {
+      const fabricCluster = (await admin.ok(`mutation { createCluster(input: { name: "fabric", fabricAsn: 4200000001 }) { id fabricAsn } }`)).createCluster;
+      assert.equal(fabricCluster.fabricAsn, 4200000001);
+      assert.equal(codeOf(await admin.gql(`mutation { createCluster(input: { name: "bad-asn", fabricAsn: 4294967295 }) { id } }`)), 'BAD_USER_INPUT');
+      assert.equal(codeOf(await admin.gql(`mutation { createCluster(input: { name: "bad-asn", fabricAsn: 0 }) { id } }`)), 'BAD_USER_INPUT');
+      await settle((await admin.ok(CONNECT, { i: { clusterId: fabricCluster.id, name: 'fab-1', host: '198.18.0.131', password: ssh.password } })).connectNode);
+      assert.equal(ssh.peers.get('198.18.0.131')!.split('\n').filter((l) => l.startsWith('protocol')).length, 0, 'alone in its cluster, no peers');
+      // A node added with addNode is no peer: Corral does not manage its bird.
+      await admin.ok(`mutation($c: ID!) { addNode(input: { clusterId: $c, name: "fab-plain", url: "https://198.18.0.139:8443", secret: "fake-secret" }) { id } }`, { c: fabricCluster.id });
+      await settle((await admin.ok(CONNECT, { i: { clusterId: fabricCluster.id, name: 'fab-2', host: '198.18.0.132', password: ssh.password } })).connectNode);
+      assert.match(ssh.peers.get('198.18.0.131')!, /^protocol bgp peer_198_18_0_132 from corral_peer \{ neighbor 198\.18\.0\.132 as 4200000001; \}$/m);
+      assert.match(ssh.peers.get('198.18.0.132')!, /^protocol bgp peer_198_18_0_131 from corral_peer \{ neighbor 198\.18\.0\.131 as 4200000001; \}$/m);
+      for (const file of ssh.peers.values()) assert.ok(!file.includes('198.18.0.139'));
     });
 
     test('nodeSetupProgress streams the setup’s steps live to provider admins and completes when it ends; tenants are refused', async () => {
@@ -172,7 +263,7 @@ forEachDatabase((TEST_DB) => {
         assert.equal(codeOf(await admin.gql(RETRY, { i: { id: started.id } })), 'BAD_USER_INPUT');
         ssh.osRelease = 'PRETTY_NAME="Ubuntu 22.04.4 LTS"\nID=ubuntu\nVERSION_ID="22.04"\n';
         const retried = await settle((await admin.ok(RETRY, { i: { id: started.id, password: ssh.password } })).retryNodeSetup);
-        assert.equal(retried.status, 'SSH_READY', JSON.stringify(retried.operation));
+        assert.equal(retried.status, 'READY', JSON.stringify(retried.operation));
         assert.equal(retried.setup.os, 'Ubuntu 22.04.4 LTS');
       } finally {
         ssh.osRelease = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n';
@@ -194,7 +285,7 @@ forEachDatabase((TEST_DB) => {
       assert.equal(away.status, 'FAILED');
 
       const pinned = await settle((await admin.ok(CONNECT, { i: { clusterId, name: 'node-pinned', host: '198.18.0.104', password: ssh.password } })).connectNode);
-      assert.equal(pinned.status, 'SSH_READY');
+      assert.equal(pinned.status, 'READY');
       const original = ssh.hostKey;
       ssh.hostKey = 'SHA256:anotherhostkeyanotherhostkeyanotherhostkeyan';
       try {

@@ -12,6 +12,7 @@ import { generateLicenceKeyPair, issueLicence } from '../../server/licences/lice
 import { startTestServer, forEachDatabase, type TestServer } from '../support/server';
 import { firstOutcome } from '../support/subscriptions';
 import { MetricsTopics } from '../../server/metrics/metrics.topics';
+import { ContainerFirewallSettings } from '../../server/firewall/firewall.entity';
 
 type Fixture = Awaited<ReturnType<typeof twoTenants>> & {
   clusterId: string;
@@ -146,6 +147,20 @@ const matrix: Record<string, Row> = {
   },
   'Mutation.removeNetworkInterface': {
     request: (f) => ({ query: `mutation($i: RemoveNetworkInterfaceInput!) { removeNetworkInterface(input: $i) { id operation { id } } }`, variables: { i: { containerId: f.containerA.id, name: 'eth1' } } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  // Added (from the matrix pool, 198.51.100.0/28) before it is removed: the rightful run goes in this order.
+  'Mutation.addContainerAddress': {
+    request: (f) => ({ query: `mutation($i: AddContainerAddressInput!) { addContainerAddress(input: $i) { id operation { id } } }`, variables: { i: { containerId: f.containerA.id, family: 'IPV4', address: '198.51.100.9' } } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  'Mutation.removeContainerAddress': {
+    request: (f) => ({ query: `mutation($i: RemoveContainerAddressInput!) { removeContainerAddress(input: $i) { id operation { id } } }`, variables: { i: { containerId: f.containerA.id, address: '198.51.100.9' } } }),
+    rightful: (f) => f.ownerA.caller,
+  },
+  // Clearing: setting rules needs a node connected over SSH, which the matrix's fake nodes are not.
+  'Mutation.setContainerFirewall': {
+    request: (f) => ({ query: `mutation($i: SetContainerFirewallInput!) { setContainerFirewall(input: $i) { id firewall { tcpConnectionLimit } } }`, variables: { i: { containerId: f.containerA.id, tcpConnectionLimit: null, inboundPorts: null } } }),
     rightful: (f) => f.ownerA.caller,
   },
   'Mutation.cloneContainer': {
@@ -311,6 +326,8 @@ forEachDatabase((TEST_DB) => {
       await server.services.runner.settled(backup.operation.id);
       const backupA = { id: backup.id as string, containerId: archive.id as string };
       const ipPoolId = (await tenants.admin.ok(`mutation($c: ID!) { createIpPool(input: { clusterId: $c, name: "matrix", cidr: "198.51.100.0/28" }) { id } }`, { c: clusterId })).createIpPool.id;
+      // Settings for an attacker's setContainerFirewall to clear (the fake nodes have no SSH, so no one can set them through the API).
+      await server.db.manager.insert(ContainerFirewallSettings, { containerId: created.id, tcpConnectionLimit: 7, inboundPorts: null });
       f = { ...tenants, clusterId, nodeId, spareNodeId, setupNodeId: setupNode.id, imageId, spareImageId: images.find((i: any) => i.name === 'spare').id, containerA: { id: created.id, operationId: created.operation.id }, emptyProjectA, backupA, ipPoolId };
     });
     after(() => server.stop());
@@ -331,6 +348,7 @@ forEachDatabase((TEST_DB) => {
     async function snapshot() {
       const rows: Record<string, unknown> = {};
       for (const table of ['accounts', 'users', 'projects', 'api_tokens', 'clusters', 'nodes', 'images', 'containers', 'operations', 'licences', 'container_backups', 'backup_schedules', 'ip_pools', 'ip_addresses']) rows[table] = await server.db.query(`SELECT * FROM ${table} ORDER BY id`);
+      rows.container_firewalls = await server.db.query(`SELECT * FROM container_firewalls ORDER BY 1`);
       return JSON.stringify(rows);
     }
 

@@ -106,7 +106,7 @@ forEachDatabase((TEST_DB) => {
       const { id, entry } = await running();
       const res = await owner.ok(`mutation($id: ID!) { updateContainerResources(id: $id, input: { cpu: 2, memoryMiB: 64, cpuLimitPercent: 150, cpuWeight: 0 }) { operation { id } } }`, { id });
       await server.services.runner.settled(res.updateContainerResources.operation.id);
-      assert.deepEqual(entry.config, { 'limits.cpu': '2', 'limits.memory': `${64 * MiB}B`, 'limits.cpu.allowance': '150ms/100ms', 'limits.cpu.priority': '0' });
+      assert.deepEqual(entry.config, { 'limits.cpu': '2', 'limits.memory': `${64 * MiB}B`, 'cloud-init.network-config': 'config: disabled\n', 'limits.cpu.allowance': '150ms/100ms', 'limits.cpu.priority': '0' });
       const after = (await owner.ok(`query($id: ID!) { container(id: $id) { cpu memoryBytes cpuLimitPercent cpuWeight operation { state } } }`, { id })).container;
       assert.deepEqual(after, { cpu: 2, memoryBytes: 64 * MiB, cpuLimitPercent: 150, cpuWeight: 0, operation: { state: 'SUCCEEDED' } });
     });

@@ -80,6 +80,17 @@ describe('the lab', { skip: !isRoot && 'needs root' }, () => {
     assert.match(r.stdout, /198\.18\.0\.12\/24/);
   });
 
+  it("gives each node's SSH sessions its own paths (for the node playbook) and an IPv6 fabric address", async () => {
+    const node = status.nodes[1];
+    const r = await run('ssh', ['-i', node.ssh.privateKeyPath, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', `${node.ssh.user}@${node.address}`, 'echo "$CORRAL_NODE_ROOT $LXD_DIR"; ip -6 -o addr show dev eth0 scope global; ip -6 route show default; ping -6 -c1 -W2 2001:db8:ffff::1 >/dev/null && echo gateway answers']);
+    assert.match(r.stdout, /^\/var\/lib\/corral-lab\/n2 \/var\/lib\/corral-lab\/n2\/lxd$/m);
+    assert.match(r.stdout, /inet6 2001:db8:ffff::12\/64/);
+    assert.match(r.stdout, /default via 2001:db8:ffff::1 dev eth0/);
+    assert.match(r.stdout, /gateway answers/);
+    assert.equal(node.address6, '2001:db8:ffff::12');
+    assert.equal(node.nodeRoot, '/var/lib/corral-lab/n2');
+  });
+
   it('runs the busybox image, enforces a 64 MiB root quota and stops it cleanly within seconds', async () => {
     // A unified tarball's fingerprint is its SHA-256.
     const fingerprint = createHash('sha256').update(fs.readFileSync(status.images.busybox!)).digest('hex');

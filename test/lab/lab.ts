@@ -25,6 +25,10 @@ export interface LabNodeStatus {
   name: string;
   namespace: string;
   address: string;
+  /** The node's IPv6 fabric address on eth0 (/64 with the bridge at 2001:db8:ffff::1). */
+  address6: string;
+  /** CORRAL_NODE_ROOT in the node's SSH sessions: the prefix of every path the node playbook writes. */
+  nodeRoot: string;
   ssh: { port: number; user: string; privateKeyPath: string; running: boolean };
   /** Null until the node has been brought up with `--with-lxd`. */
   lxd: { url: string; trustPassword: string; lxdDir: string; running: boolean } | null;
@@ -99,6 +103,8 @@ function nodeStatus(node: NodeLayout): LabNodeStatus {
     name: node.name,
     namespace: node.namespace,
     address: node.address,
+    address6: node.address6,
+    nodeRoot: node.nodeRoot,
     ssh: { port: SSH_PORT, user: 'root', privateKeyPath: SSH_KEY, running: sshdPid(node) !== null },
     lxd: fs.existsSync(node.lxdDir) ? { url: lxdUrl(node), trustPassword: TRUST_PASSWORD, lxdDir: node.lxdDir, running: lxdPid(node) !== null } : null,
   };

@@ -18,6 +18,14 @@ export const BRIDGE = 'corral-br0';
 export const SUBNET_PREFIX = '198.18.0.';
 export const GATEWAY = `${SUBNET_PREFIX}1`;
 export const PREFIX_LEN = 24;
+/**
+ * The fabric's IPv6 side: bird announces container /128s over the IPv4 sessions with a node's
+ * global IPv6 address as next hop, so every node needs one. Kept apart from 2001:db8::/48, the
+ * containers' range.
+ */
+export const SUBNET6_PREFIX = '2001:db8:ffff::';
+export const GATEWAY6 = `${SUBNET6_PREFIX}1`;
+export const PREFIX6_LEN = 64;
 
 export const TRUST_PASSWORD = 'corral-lab';
 export const LXD_PORT = 8443;
@@ -35,8 +43,12 @@ export function nodeLayout(i: number) {
     name: `n${i}`,
     namespace: `corral-n${i}`,
     address: `${SUBNET_PREFIX}${10 + i}`,
+    /** Same digits as the IPv4 address's last part (read as hex by IPv6, which does not matter). */
+    address6: `${SUBNET6_PREFIX}${10 + i}`,
     hostVeth: `corral-n${i}-h`,
     dir,
+    /** What the node's SSH sessions see as CORRAL_NODE_ROOT: the prefix of every path the node playbook writes. */
+    nodeRoot: dir,
     sshdConfig: path.join(dir, 'sshd_config'),
     hostKey: path.join(dir, 'ssh_host_ed25519_key'),
     sshdPidFile: path.join(dir, 'sshd.pid'),

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { run } from './exec';
-import { BRIDGE, GATEWAY, PREFIX_LEN, SUBNET_PREFIX, type NodeLayout } from './layout';
+import { BRIDGE, GATEWAY, GATEWAY6, PREFIX6_LEN, PREFIX_LEN, SUBNET_PREFIX, type NodeLayout } from './layout';
 
 interface IpAddrInfo {
   ifname: string;
@@ -50,6 +50,8 @@ export async function ensureBridge(): Promise<void> {
     await run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
   }
   await run('ip', ['addr', 'replace', `${GATEWAY}/${PREFIX_LEN}`, 'dev', BRIDGE]);
+  // nodad: usable at once, instead of after a second of duplicate address detection.
+  await run('ip', ['-6', 'addr', 'replace', `${GATEWAY6}/${PREFIX6_LEN}`, 'dev', BRIDGE, 'nodad']);
   await run('ip', ['link', 'set', BRIDGE, 'up']);
 }
 
@@ -57,7 +59,7 @@ export async function removeBridge(): Promise<void> {
   if (await linkExists(BRIDGE)) await run('ip', ['link', 'del', BRIDGE]);
 }
 
-/** The node's namespace, its veth pair into the bridge (eth0 inside), its address and default route. */
+/** The node's namespace, its veth pair into the bridge (eth0 inside), its addresses and default routes. */
 export async function ensureNodeNetwork(node: NodeLayout): Promise<void> {
   const ns = node.namespace;
   if (!namespaceExists(ns)) await run('ip', ['netns', 'add', ns]);
@@ -71,6 +73,8 @@ export async function ensureNodeNetwork(node: NodeLayout): Promise<void> {
   await run('ip', ['-n', ns, 'addr', 'replace', `${node.address}/${PREFIX_LEN}`, 'dev', 'eth0']);
   await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
   await run('ip', ['-n', ns, 'route', 'replace', 'default', 'via', GATEWAY]);
+  await run('ip', ['-n', ns, '-6', 'addr', 'replace', `${node.address6}/${PREFIX6_LEN}`, 'dev', 'eth0', 'nodad']);
+  await run('ip', ['-n', ns, '-6', 'route', 'replace', 'default', 'via', GATEWAY6]);
 }
 
 /** Deleting the namespace also destroys eth0 and with it the host end of the pair. */

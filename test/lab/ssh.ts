@@ -22,6 +22,9 @@ export async function ensureLabKey(): Promise<void> {
  * as well, because Corral's node setup installs its own key there (the nodes share this
  * machine's filesystem, so a key installed through one node opens them all). No PAM: there is
  * no systemd/logind here and root logs in with keys only.
+ * SetEnv gives every session the node's own paths: the nodes share one filesystem, so the node
+ * playbook (ansible/) and Corral's SSH commands prefix what they write with CORRAL_NODE_ROOT
+ * and talk to the node's LXD through LXD_DIR.
  */
 function sshdConfig(node: NodeLayout): string {
   return [
@@ -36,6 +39,7 @@ function sshdConfig(node: NodeLayout): string {
     `AuthorizedKeysFile ${AUTHORIZED_KEYS} .ssh/authorized_keys`,
     'PrintMotd no',
     'AcceptEnv LANG LC_*',
+    `SetEnv CORRAL_NODE_ROOT=${node.nodeRoot} LXD_DIR=${node.lxdDir}`,
     'Subsystem sftp /usr/lib/openssh/sftp-server',
     '',
   ].join('\n');

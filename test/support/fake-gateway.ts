@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { NicsGateway, NodeNetwork } from '../../server/containers/nics.gateway';
+import type { AddressNodes, LiveResult } from '../../server/network/addresses.gateway';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { BackupNodes } from '../../server/backups/backups.gateway';
@@ -94,6 +95,26 @@ export class FakeGateway implements NodeGateway {
     },
   };
 
+  /** Every routed-eth0 change (addresses.gateway.ts), in order: the device set (null: removed) and whether it was configured inside. */
+  readonly addressChanges: { instance: string; device: Record<string, string> | null; live: LiveResult }[] = [];
+
+  /** The addresses gateway (addresses.gateway.ts): eth0 kept with the other NIC devices. */
+  readonly addresses: AddressNodes = {
+    applyRoutedNic: async (node, project, name, device) => {
+      await this.gate;
+      const key = this.key(node, project, name);
+      const instance = this.instances.get(key);
+      if (!instance) throw Object.assign(new Error('Instance not found'), { status: 404 });
+      const nics = this.nicDevices.get(key) ?? {};
+      if (device) nics.eth0 = { ...device };
+      else delete nics.eth0;
+      this.nicDevices.set(key, nics);
+      const live: LiveResult = device && instance.status === 'Running' ? 'configured' : 'stopped';
+      this.addressChanges.push({ instance: key, device: device ? { ...device } : null, live });
+      return live;
+    },
+  };
+
   /** LXD backups by `node/project/instance/backup`, each a copy of the instance's config when taken. */
   readonly backupStore = new Map<string, { config: Record<string, string> }>();
   /** Every tarball ever exported, by its content: it stays importable wherever it was copied to (Corral's archive), after the node's copy is gone. */
@@ -160,6 +181,16 @@ export class FakeGateway implements NodeGateway {
     if (secret !== 'fake-secret') throw new Error('not authorised');
     return { serverCertificate: `-----BEGIN CERTIFICATE-----\n${url}\n-----END CERTIFICATE-----\n`, fingerprint: createHash('sha256').update(url).digest('hex') };
   }
+  /** Corral's client certificate as the fake hands it to the node playbook. */
+  clientCertificatePem = '-----BEGIN CERTIFICATE-----\nfake corral client\n-----END CERTIFICATE-----\n';
+  /** Whether fake nodes trust Corral (a node whose playbook did not trust the certificate answers false). */
+  trusts = true;
+  async clientCertificate() {
+    return this.clientCertificatePem;
+  }
+  async trusted() {
+    return this.trusts;
+  }
   async capacity() {
     return this.capacityOf;
   }
@@ -173,7 +204,8 @@ export class FakeGateway implements NodeGateway {
     const key = this.key(node, project, spec.name);
     if (this.instances.has(key)) throw Object.assign(new Error('already exists'), { status: 400 });
     this.instances.set(key, { node: node.id, status: 'Stopped' });
-    this.configs.set(key, { config: { 'limits.cpu': String(spec.cpu), 'limits.memory': `${spec.memoryBytes}B` }, root: { type: 'disk', path: '/', pool: spec.storagePool, size: `${spec.diskBytes}B` }, usageBytes: 1024 * 1024 });
+    this.configs.set(key, { config: { 'limits.cpu': String(spec.cpu), 'limits.memory': `${spec.memoryBytes}B`, ...spec.userData, ...spec.network?.config }, root: { type: 'disk', path: '/', pool: spec.storagePool, size: `${spec.diskBytes}B` }, usageBytes: 1024 * 1024 });
+    if (spec.network && Object.keys(spec.network.devices).length) this.nicDevices.set(key, structuredClone(spec.network.devices));
   }
   async instanceStatus(node: Node, project: string, name: string) {
     return this.instances.get(this.key(node, project, name))?.status ?? null;

@@ -1,20 +1,23 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { labStatus, type LabStatus } from '../lab/lab';
+import { connectLab } from './lab-connect';
 
 const run = promisify(execFile);
 
 export type LabNode = LabStatus['nodes'][number] & { lxd: NonNullable<LabStatus['nodes'][number]['lxd']> };
 
 /**
- * The lab as the end-to-end suites need it: at least two nodes with LXD running. Fails, never
- * skips, with the command that brings it up.
+ * The lab as the end-to-end suites need it: at least two nodes with LXD running. When the lab
+ * was brought up with sshd only, n1 and n2 are first set up through connectNode (connectLab).
+ * Fails, never skips, with the command that brings it up.
  */
 export async function requireLab(): Promise<{ nodes: LabNode[]; busybox: string }> {
+  await connectLab();
   const status = await labStatus();
   const nodes = status.nodes.filter((n): n is LabNode => !!n.lxd?.running);
   if (nodes.length < 2 || !status.images.busybox) {
-    throw new Error('the end-to-end tests need the lab with two LXD nodes: run "npm run lab -- up --with-lxd" (as root)');
+    throw new Error('the end-to-end tests need the lab with two nodes: run "npm run lab -- up" (as root)');
   }
   return { nodes, busybox: status.images.busybox };
 }
@@ -59,4 +62,12 @@ export async function settledContainer(read: (id: string) => Promise<any>, res: 
     const c = await read(first.id);
     return c.operation.id === first.operation.id && ['SUCCEEDED', 'FAILED'].includes(c.operation.state) ? c : null;
   }, ms);
+}
+
+/** The lab's nodes with sshd (LXD or not): what connectNode starts from. */
+export async function requireSshLab(): Promise<{ nodes: LabStatus['nodes']; busybox: string }> {
+  const status = await labStatus();
+  const nodes = status.nodes.filter((n) => n.ssh.running);
+  if (nodes.length < 2 || !status.images.busybox) throw new Error('the end-to-end tests need the lab with two nodes: run "npm run lab -- up" (as root)');
+  return { nodes, busybox: status.images.busybox };
 }
