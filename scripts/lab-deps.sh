@@ -7,7 +7,10 @@ set -euo pipefail
 
 first=(nftables iptables btrfs-progs)
 # iputils-ping: not needed by the lab itself, but the obvious way to check a node from another.
-rest=(lxd openssh-server bird2 debootstrap busybox-static iputils-ping)
+# The node playbook (ansible/) installs lxd, lxcfs, bird2 and openssl on a node with apt; the lab's
+# nodes share this machine's packages but their namespaces cannot reach the mirror, so they are
+# installed here and the playbook finds them present (it runs apt-get update only for missing ones).
+rest=(lxd lxcfs openssh-server bird2 openssl debootstrap busybox-static iputils-ping)
 
 missing_of() {
   local p

@@ -8,6 +8,9 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v pg_isready >/dev/null || missing+=(postgresql postgresql-client)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# Corral runs ansible-playbook (ansible/) to set nodes up; ansible-lint checks the playbook.
+command -v ansible-playbook >/dev/null || missing+=(ansible)
+command -v ansible-lint >/dev/null || missing+=(ansible-lint)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -15,6 +15,8 @@ step "compile"
 npx tsc -p .
 step "lint"
 npx eslint .
+step "lint the node playbook"
+ansible-lint --offline --profile production ansible/
 step "typecheck the portal"
 npx tsc -p portal --noEmit
 step "schema.graphql matches the code"

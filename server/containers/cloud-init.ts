@@ -172,6 +172,13 @@ export async function takeCloudInitConfig(db: DataSource, operation: Operation):
   if (input === undefined || input === null) return {};
   if ((input as { redacted?: unknown }).redacted === true) throw new CorralError(ErrorCode.INTERRUPTED, 'the cloud-init settings of this create were already used once');
   const config = cloudInitConfig(input);
-  await db.manager.update(Operation, { id: operation.id }, { input: { ...operation.input, cloudInit: cloudInitSummary(input) } as never });
+  await forgetCloudInit(db, operation);
   return config;
+}
+
+/** Replaces the operation's `cloudInit` by its summary (no hashes, no keys); nothing when there is none or it is done already. */
+export async function forgetCloudInit(db: DataSource, operation: Operation): Promise<void> {
+  const input = operation.input['cloudInit'] as CloudInitInput | null | undefined;
+  if (input === undefined || input === null || (input as { redacted?: unknown }).redacted === true) return;
+  await db.manager.update(Operation, { id: operation.id }, { input: { ...operation.input, cloudInit: cloudInitSummary(input) } as never });
 }

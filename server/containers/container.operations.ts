@@ -12,7 +12,7 @@ import type { BackupArchive } from '../backups/backup-archive';
 import { BackupLocation, ContainerBackup } from '../backups/backup.entity';
 import { nodeFailure } from '../operations/node-failure';
 import { routedNetworkAtCreate } from '../network/routed-nic';
-import { takeCloudInitConfig } from './cloud-init';
+import { forgetCloudInit, takeCloudInitConfig } from './cloud-init';
 
 /** LXD's instance status in Corral's words. */
 export function statusFromLxd(status: string | null): ContainerStatus {
@@ -92,8 +92,9 @@ export function containerHandlers(db: DataSource, gateway: NodeGateway, log: Log
       await db.manager.update(Container, { id: container.id }, { status: ContainerStatus.RUNNING, statusReason: null });
       await networkChanged(node.id);
     },
-    async recover() {
+    async recover(operation: Operation) {
       // The runner died mid-create: undo (onFailure) rather than guess how far it got.
+      await forgetCloudInit(db, operation);
       throw new CorralError(ErrorCode.INTERRUPTED, 'Corral stopped while creating the container; it was removed again');
     },
     onFailure: undoCreate,

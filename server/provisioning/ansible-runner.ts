@@ -119,6 +119,9 @@ export class AnsiblePlaybookRunner implements PlaybookRunner {
           ANSIBLE_FORCE_COLOR: '0',
           ANSIBLE_RETRY_FILES_ENABLED: 'False',
           ANSIBLE_LOCAL_TEMP: path.join(dir, 'tmp'),
+          // ssh's ControlMaster sockets of this run only: a master opened by another run (or by
+          // hand) would be reused without checking the host key against this run's pin.
+          ANSIBLE_SSH_CONTROL_PATH_DIR: path.join(dir, 'cp'),
           PYTHONUNBUFFERED: '1',
         },
       });

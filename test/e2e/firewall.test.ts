@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,7 +94,8 @@ describe('the node firewall with real packets on a lab node', () => {
     // Addresses no live route on the node uses yet (other suites share the lab).
     const routed = (await inNode('ip', '-4', 'route')).stdout + (await inNode('ip', '-6', 'route')).stdout;
     const base = [...Array(12).keys()].map((i) => 128 + i * 8).find((n) => ![0, 1, 2, 3].some((k) => routed.includes(`198.51.100.${n + k} `)))!;
-    const v6net = `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
+    // Groups without leading zeros, as `ip` prints them.
+    const v6net = `2001:db8:${randomInt(0x1000, 0xffff).toString(16)}:${randomInt(0x1000, 0xffff).toString(16)}`;
     await admin.ok(`mutation($c: ID!, $cidr: String!) { createIpPool(input: { clusterId: $c, name: "fw-v4", cidr: $cidr }) { id } }`, { c: clusterId, cidr: `198.51.100.${base}/29` });
     await admin.ok(`mutation($c: ID!, $cidr: String!) { createIpPool(input: { clusterId: $c, name: "fw-v6", cidr: $cidr }) { id } }`, { c: clusterId, cidr: `${v6net}::/64` });
     spoof4 = `198.51.100.${base + 6}`;
@@ -110,10 +111,14 @@ describe('the node firewall with real packets on a lab node', () => {
       const created = await settled(await owner.gql(`mutation($i: CreateContainerInput!) { createContainer(input: $i) { ${CONTAINER} } }`, { i: { projectId, name, imageId, cpu: 1, memoryMiB: 64, diskMiB: 256 } }));
       madeHere.push(name);
       assert.equal(created.status, 'RUNNING', JSON.stringify(created.operation));
+      // Addresses on the stopped container: LXD puts them on eth0 at start.
+      await settled(await owner.gql(`mutation($id: ID!) { stopContainer(id: $id) { ${CONTAINER} } }`, { id: created.id }));
       for (const family of families) {
         const added = await settled(await owner.gql(`mutation($i: AddContainerAddressInput!) { addContainerAddress(input: $i) { ${CONTAINER} } }`, { i: { containerId: created.id, family } }));
         assert.equal(added.operation.state, 'SUCCEEDED', JSON.stringify(added.operation));
       }
+      const started = await settled(await owner.gql(`mutation($id: ID!) { startContainer(id: $id) { ${CONTAINER} } }`, { id: created.id }));
+      assert.equal(started.status, 'RUNNING', JSON.stringify(started.operation));
       const addresses = (await read(created.id)).addresses as { address: string; family: number }[];
       return { id: created.id as string, name, v4: addresses.find((x) => x.family === 4)?.address ?? '', v6: addresses.find((x) => x.family === 6)?.address ?? '' };
     };
@@ -169,8 +174,14 @@ describe('the node firewall with real packets on a lab node', () => {
     await eventually('A to ping the node from its own IPv6 address', async () => (await sh(a.name, `ping6 -c 1 -W 1 -I ${a.v6} ${node6}`)).code === 0, 15_000);
 
     // B's address, and one of the pool's that nobody has, put on A's interface by hand.
-    await sh(a.name, `ip addr add ${b.v4}/32 dev eth0; ip addr add ${spoof4}/32 dev eth0; ip -6 addr add ${spoof6}/128 dev eth0 nodad`);
+    await sh(a.name, `ip addr add ${b.v4}/32 dev eth0; ip addr add ${spoof4}/32 dev eth0; ip -6 addr add ${spoof6}/128 dev eth0`);
     try {
+      // busybox ip has no `nodad`: a tentative address cannot be sent from, so wait for DAD (about a second; its probes come from ::, which the rules allow).
+      await eventually('the added IPv6 address to finish DAD', async () => {
+        const shown = (await sh(a.name, 'ip -6 addr show dev eth0')).out;
+        if (!shown.includes(spoof6) || new RegExp(`${spoof6}/128[^\\n]*tentative`).test(shown)) throw new Error(`not yet: ${shown}`);
+        return true;
+      }, 10_000);
       for (const [source, family] of [[b.v4, 4], [spoof4, 4], [spoof6, 6]] as const) {
         const rule = family === 4 ? `${iif} ip saddr` : `${iif} ip6 saddr`;
         const before = await counter(rule);
@@ -178,7 +189,8 @@ describe('the node firewall with real packets on a lab node', () => {
         assert.notEqual(sent.code, 0, `no reply to a ping from ${source}: ${sent.out}`);
         assert.ok((await counter(rule)) >= before + 3, `the anti-spoofing rule counted the pings from ${source}`);
       }
-      // And to the other container: B never hears from A-as-someone-else.
+      // And to the other container (once A no longer holds B's address itself, which would answer locally): B never hears from A-as-someone-else.
+      await sh(a.name, `ip addr del ${b.v4}/32 dev eth0`);
       const toB = await sh(a.name, `ping -c 2 -W 1 -I ${spoof4} ${b.v4}`);
       assert.notEqual(toB.code, 0, toB.out);
       assert.equal((await sh(a.name, `ping -c 1 -W 2 -I ${a.v4} ${b.v4}`)).code, 0, 'A reaches B from its own address');

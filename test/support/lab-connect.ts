@@ -57,12 +57,13 @@ const lxdRunning = async () => {
  * Makes lab nodes n1 and n2 Corral nodes the way a provider would: when their LXD does not run
  * (the lab was brought up with sshd only), a Corral of its own connects both with connectNode
  * (the lab's root key; `lxdTrustPassword` the lab's, so that the suites' startLabCorral can join
- * them with addNode), waits until both are READY and stops. A no-op when LXD runs on both.
+ * them with addNode), waits until both are READY and stops. A no-op when LXD runs on both,
+ * unless `force` (to check this path on a lab whose LXD runs: the playbook then converges).
  */
-export async function connectLab(): Promise<void> {
-  if (await lxdRunning()) return;
+export async function connectLab(options: { force?: boolean } = {}): Promise<void> {
+  if (!options.force && (await lxdRunning())) return;
   await withLock(async () => {
-    if (await lxdRunning()) return; // another process did it meanwhile
+    if (!options.force && (await lxdRunning())) return; // another process did it meanwhile
     const status = await labStatus();
     const nodes = LAB_NODES.map((name) => status.nodes.find((n) => n.name === name && n.ssh.running));
     if (nodes.some((n) => !n)) throw new Error(`the end-to-end tests need lab nodes ${LAB_NODES.join(' and ')} with sshd: run "npm run lab -- up" (as root)`);
