@@ -4,7 +4,7 @@ import { generateLicenceKeyPair, issueLicence } from '../../server/licences/lice
 import { labStatus } from '../lab/lab';
 import { STATE_DIR, TRUST_PASSWORD } from '../lab/layout';
 import { signInAsAdmin } from './factories';
-import { startTestServer } from './server';
+import { startTestServer, type TestServer } from './server';
 
 /** Lab nodes the end-to-end suites run on. */
 const LAB_NODES = ['n1', 'n2'];
@@ -48,6 +48,12 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The lab nodes share this machine's /root/.ssh: takes a test Corral's key out of root's authorized_keys again. */
+export async function forgetCorralKey(server: TestServer): Promise<void> {
+  const publicKey = (await server.services.nodeSetups.identity()).publicKey;
+  if (fs.existsSync(AUTHORIZED_KEYS)) fs.writeFileSync(AUTHORIZED_KEYS, fs.readFileSync(AUTHORIZED_KEYS, 'utf8').split('\n').filter((line) => line.trim() !== publicKey).join('\n'));
+}
+
 const lxdRunning = async () => {
   const status = await labStatus();
   return LAB_NODES.every((name) => status.nodes.find((n) => n.name === name)?.lxd?.running);
@@ -84,9 +90,7 @@ export async function connectLab(options: { force?: boolean } = {}): Promise<voi
         const read = (await admin.ok(`query($id: ID!) { node(id: $id) { name status setup { step output } operation { state errorCode errorMessage } } }`, { id: node.id })).node;
         if (read.status !== 'READY') throw new Error(`setting up lab node ${nodes[i]!.name} through connectNode failed: ${JSON.stringify(read)}`);
       }
-      // The nodes share this machine's /root/.ssh: take this Corral's key out again.
-      const publicKey = (await server.services.nodeSetups.identity()).publicKey;
-      if (fs.existsSync(AUTHORIZED_KEYS)) fs.writeFileSync(AUTHORIZED_KEYS, fs.readFileSync(AUTHORIZED_KEYS, 'utf8').split('\n').filter((line) => line.trim() !== publicKey).join('\n'));
+      await forgetCorralKey(server);
     } finally {
       await server.stop();
     }

@@ -5,6 +5,7 @@ import { generateLicenceKeyPair, issueLicence } from '../../server/licences/lice
 import type { Caller } from './client';
 import { createAccount, createProject, signInAsAdmin, signInAsNewUser } from './factories';
 import { corralInstances, lxc, requireLab, type LabNode } from './lab';
+import { forgetCorralKey } from './lab-connect';
 import { startTestServer, type TestServer } from './server';
 
 export interface LabCorral {
@@ -26,10 +27,11 @@ export interface LabCorral {
 
 /**
  * Corral on the lab, as the end-to-end suites need it: a roomy licence, the lab's busybox image
- * (and others named in `images`) in the repository, a cluster of both lab nodes, and a customer
+ * (and others named in `images`) in the repository, a cluster of both lab nodes (joined with addNode,
+ * or with `connectOverSsh` connected over SSH and the playbook as a provider would), and a customer
  * with a project.
  */
-export async function startLabCorral(options: { env?: Record<string, string>; images?: Record<string, string> } = {}): Promise<LabCorral> {
+export async function startLabCorral(options: { env?: Record<string, string>; images?: Record<string, string>; connectOverSsh?: boolean } = {}): Promise<LabCorral> {
   const lab = await requireLab();
   const nodes = lab.nodes.slice(0, 2);
   const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));
@@ -45,9 +47,23 @@ export async function startLabCorral(options: { env?: Record<string, string>; im
   ) as Record<string, string>;
   const clusterId = (await admin.ok(`mutation { createCluster(input: { name: "lab", storageDriver: BTRFS, storagePool: "default" }) { id } }`)).createCluster.id as string;
   const nodeIds = new Map<string, string>();
-  for (const node of nodes) {
-    const added = await admin.ok(`mutation($i: AddNodeInput!) { addNode(input: $i) { id } }`, { i: { clusterId, name: node.name, url: node.lxd.url, secret: node.lxd.trustPassword } });
-    nodeIds.set(node.name, added.addNode.id);
+  if (options.connectOverSsh) {
+    // As a provider connects bare servers: SSH with the lab's root key, then the playbook (which converges at once on a set-up node).
+    const privateKey = fs.readFileSync(nodes[0]!.ssh.privateKeyPath, 'utf8');
+    const started = await Promise.all(
+      nodes.map(async (node) => (await admin.ok(`mutation($i: ConnectNodeInput!) { connectNode(input: $i) { id operation { id } } }`, { i: { clusterId, name: node.name, host: node.address, user: node.ssh.user, privateKey } })).connectNode),
+    );
+    for (const [i, node] of nodes.entries()) {
+      await server.services.runner.settled(started[i].operation.id);
+      const read = (await admin.ok(`query($id: ID!) { node(id: $id) { status setup { step output } } }`, { id: started[i].id })).node;
+      if (read.status !== 'READY') throw new Error(`connectNode of lab node ${node.name} did not end READY: ${JSON.stringify(read)}`);
+      nodeIds.set(node.name, started[i].id);
+    }
+  } else {
+    for (const node of nodes) {
+      const added = await admin.ok(`mutation($i: AddNodeInput!) { addNode(input: $i) { id } }`, { i: { clusterId, name: node.name, url: node.lxd.url, secret: node.lxd.trustPassword } });
+      nodeIds.set(node.name, added.addNode.id);
+    }
   }
   const customer = await createAccount(admin, 'CUSTOMER');
   const owner = (await signInAsNewUser(admin, customer.id, 'CUSTOMER_OWNER')).caller;
@@ -64,6 +80,7 @@ export async function startLabCorral(options: { env?: Record<string, string>; im
     clusterId,
     nodeIds,
     async stop() {
+      if (options.connectOverSsh) await forgetCorralKey(server);
       await server.stop();
       for (const node of nodes) {
         for (const key of (await corralInstances(node)).keys()) {
