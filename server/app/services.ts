@@ -78,11 +78,14 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   const fabric = new FabricService(db, nodeShell, log);
   nodeSetups.fabric = fabric;
   const firewall = new FirewallService(db, audit, nodeShell, log);
+  nodeSetups.firewall = firewall;
+  nodes.onBackOnline = (nodeId) => firewall.refreshQuietly(nodeId);
   const containers = new ContainersService(db, audit, operations, nodes, licences);
   const ipam = new IpamService(db, audit);
   containers.ipam = ipam;
-  // Container addresses; `containerAddresses.onNetworkChanged` is the hook for the firewall (set below by whoever wires it).
+  // Container addresses: every change of a node's containers or their addresses reapplies that node's nftables table.
   const containerAddresses = new ContainerAddressesService(audit, operations, ipam);
+  containerAddresses.onNetworkChanged = (nodeId) => firewall.refresh(nodeId);
   const networkChanged = (nodeId: string) => notifyNetworkChanged(containerAddresses.onNetworkChanged, nodeId, log);
   const resourcesGateway = resourcesGatewayFor(gateway);
   const resources = new ResourcesService(audit, operations, nodes, resourcesGateway);

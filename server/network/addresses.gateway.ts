@@ -24,6 +24,7 @@ export interface AddressNodes {
 }
 
 const EXEC_TIMEOUT_MS = 30_000;
+const CONFIGURE_ATTEMPTS = 4;
 
 /**
  * The commands that bring eth0 up inside a running container as liblxc does at start: each
@@ -71,16 +72,24 @@ export class LxdAddressesGateway implements AddressNodes {
     if (device === null || (await getInstanceState(client, project, name))?.status !== 'Running') return 'stopped';
     const hasV4 = addresses.some((a) => a.family === 4);
     const hasV6 = addresses.some((a) => a.family === 6);
-    let result;
-    try {
-      result = await execInstance(client, project, name, { command: ['sh', '-c', configureScript(hasV4, hasV6), 'sh', ...addresses.map(withPrefix)], environment: {}, timeoutMs: EXEC_TIMEOUT_MS });
-    } catch (error) {
-      if (isCommandNotFound(error)) return 'no-ip-command';
-      throw error;
+    // Right after LXD re-creates the device, the new eth0 may not be settled inside yet (seen once:
+    // exit 0 with the address missing): configure again, a few times, before calling it failed.
+    let missing: string[] = [];
+    for (let attempt = 1; attempt <= CONFIGURE_ATTEMPTS; attempt++) {
+      let result;
+      try {
+        result = await execInstance(client, project, name, { command: ['sh', '-c', configureScript(hasV4, hasV6), 'sh', ...addresses.map(withPrefix)], environment: {}, timeoutMs: EXEC_TIMEOUT_MS });
+      } catch (error) {
+        if (isCommandNotFound(error)) return 'no-ip-command';
+        throw error;
+      }
+      if (result.exitCode === 127) return 'no-ip-command';
+      const output = result.stdout;
+      missing = result.exitCode === 0 ? addresses.map(withPrefix).filter((a) => !output.includes(` ${a} `)) : [];
+      if (result.exitCode === 0 && missing.length === 0) break;
+      if (attempt === CONFIGURE_ATTEMPTS && result.exitCode !== 0) throw new CorralError(ErrorCode.LXD_ERROR, `configuring ${ROUTED_NIC} inside the container failed (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 300)}`);
+      if (attempt < CONFIGURE_ATTEMPTS) await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     }
-    if (result.exitCode === 127) return 'no-ip-command';
-    if (result.exitCode !== 0) throw new CorralError(ErrorCode.LXD_ERROR, `configuring ${ROUTED_NIC} inside the container failed (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 300)}`);
-    const missing = addresses.map(withPrefix).filter((a) => !result.stdout.includes(` ${a} `));
     if (missing.length) throw new CorralError(ErrorCode.LXD_ERROR, `${missing.join(', ')} did not come up on ${ROUTED_NIC} inside the container`);
     return 'configured';
   }

@@ -27,6 +27,8 @@ export class NodesService {
   detectCapabilities?: (node: Node, storagePool: string) => Promise<NodeCapabilities>;
   /** Told when a health check changes a node's status, for live subscribers (set by createServices). */
   live: LivePublisher | null = null;
+  /** Called when a node answers again after being OFFLINE (wired to the firewall's reapply); must not throw. */
+  onBackOnline: ((nodeId: string) => Promise<void>) | null = null;
 
   constructor(
     private readonly db: DataSource,
@@ -193,7 +195,11 @@ export class NodesService {
           await this.db.manager.update(Node, { id: node.id }, { ...capacity, lastError: null, lastSeenAt: new Date(), ...(capabilities ? { capabilities } : {}) });
           // Conditional, so that a drain that began since the read is not overwritten.
           await this.db.manager.update(Node, { id: node.id, status: Not(In(OPERATOR_STATUSES)) }, { status: NodeStatus.READY });
-          if (node.status !== NodeStatus.READY && !OPERATOR_STATUSES.includes(node.status)) this.live?.nodeChanged(node.id);
+          if (node.status !== NodeStatus.READY && !OPERATOR_STATUSES.includes(node.status)) {
+            this.live?.nodeChanged(node.id);
+            // Back from OFFLINE: it may have rebooted, which loses what Corral keeps on it outside LXD (nftables).
+            if (node.status === NodeStatus.OFFLINE) void this.onBackOnline?.(node.id);
+          }
         } catch (error) {
           if (node.status !== NodeStatus.OFFLINE) this.log.warn({ node: node.name, err: error }, 'node went offline');
           await this.db.manager.update(Node, { id: node.id }, { lastError: String((error as Error).message).slice(0, 500) });

@@ -141,6 +141,7 @@ export function nodeSetupHandlers(db: DataSource, setups: NodeSetupService, node
       await step.progress(98, `${node.name} is READY; writing the BGP peers of cluster ${cluster.name}`);
       // Errors there are recorded on the nodes, never fail the setup.
       await setups.fabric?.syncCluster(cluster.id);
+      await setups.firewall?.refreshQuietly(node.id);
       setups.secrets.delete(operation.id);
       nodes.live?.nodeChanged(node.id);
     },

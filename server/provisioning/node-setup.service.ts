@@ -14,6 +14,7 @@ import type { OperationRunner } from '../operations/runner';
 import { NodeSetup } from './node-setup.entity';
 import type { ConnectNodeInput, RetryNodeSetupInput } from './node-setup.inputs';
 import type { FabricService } from '../network/fabric.service';
+import type { FirewallService } from '../firewall/firewall.service';
 import { AnsiblePlaybookRunner, type PlaybookRunner } from './ansible-runner';
 import { Ssh2Transport, type SshTransport } from './ssh-transport';
 import { SshIdentity } from './ssh-identity.entity';
@@ -48,6 +49,8 @@ export class NodeSetupService {
   playbook: PlaybookRunner = new AnsiblePlaybookRunner();
   /** Told when a node became READY, to rewrite the cluster's BGP peers (set in services.ts). */
   fabric: Pick<FabricService, 'syncCluster'> | null = null;
+  /** Puts Corral's nftables table on a node that became READY (errors logged, never thrown). */
+  firewall: Pick<FirewallService, 'refreshQuietly'> | null = null;
   /** Passwords and keys for the operations this process runs, by operation id. Never written anywhere. */
   readonly secrets = new Map<string, SetupSecrets>();
   private identityOnce: Promise<SshIdentity> | undefined;
