@@ -1,14 +1,11 @@
-import type { DataSource, EntityManager } from 'typeorm';
-import { replayedContainer } from './replay';
-import { visibleContainer } from '../accounts/access';
+import type { DataSource } from 'typeorm';
 import type { Actor } from '../app/actor';
+import { recordContainerOperation } from './container-operation';
 import { badInput, conflict, CorralError, ErrorCode, notFound } from '../app/errors';
 import type { AuditService } from '../audit/audit.service';
-import { Node, NodeStatus } from '../nodes/node.entity';
-import { Operation } from '../operations/operation.entity';
 import type { OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
-import { Container, ContainerStatus } from './container.entity';
+import { Container } from './container.entity';
 import { ContainerNic } from './nic.entity';
 import { projectBridge, type NicsGateway } from './nics.gateway';
 
@@ -31,7 +28,6 @@ export const PRIMARY_NIC = 'eth0';
 const RESERVED = new Set(['lo', 'root']);
 
 /** Statuses in which a container is busy with a lifecycle change of its own. */
-const BUSY = [ContainerStatus.CREATING, ContainerStatus.DELETING, ContainerStatus.STARTING, ContainerStatus.STOPPING];
 
 /** Adds and removes a container's network interfaces, as operations (hot-plugged on a running container). */
 export class NicsService {
@@ -57,7 +53,7 @@ export class NicsService {
    */
   add(actor: Actor, input: { containerId: string; name?: string | null; network?: string | null; idempotencyKey?: string | null }): Promise<Container> {
     const request = { id: input.containerId, name: input.name ?? null, network: input.network ?? null };
-    return this.operation(actor, input.containerId, ADD_NIC, request, input.idempotencyKey, async (em, container, node) => {
+    return recordContainerOperation(this.recording, actor, input.containerId, ADD_NIC, request, input.idempotencyKey, async (em, container, node) => {
       const existing = await em.find(ContainerNic, { where: { containerId: container.id }, order: { name: 'ASC' } });
       const taken = existing.map((n) => n.name);
       let name = request.name;
@@ -97,7 +93,7 @@ export class NicsService {
   /** Records a `container.removeNetworkInterface` operation: NOT_FOUND for an interface Corral did not add; eth0 is refused (BAD_USER_INPUT). */
   remove(actor: Actor, input: { containerId: string; name: string; idempotencyKey?: string | null }): Promise<Container> {
     const request = { id: input.containerId, name: input.name };
-    return this.operation(actor, input.containerId, REMOVE_NIC, request, input.idempotencyKey, async (em, container) => {
+    return recordContainerOperation(this.recording, actor, input.containerId, REMOVE_NIC, request, input.idempotencyKey, async (em, container) => {
       checkName(input.name);
       if (input.name === PRIMARY_NIC) throw badInput(`${PRIMARY_NIC} is the container's primary interface and cannot be removed`, 'name');
       if (!(await em.findOneBy(ContainerNic, { containerId: container.id, name: input.name }))) throw notFound('Network interface');
@@ -105,34 +101,9 @@ export class NicsService {
     });
   }
 
-  private async operation(
-    actor: Actor,
-    id: string,
-    action: string,
-    request: Record<string, unknown>,
-    idempotencyKey: string | null | undefined,
-    check: (em: EntityManager, container: Container, node: Node) => Promise<Record<string, unknown>>,
-  ): Promise<Container> {
-    const { container, operation } = await this.audit.within({ actor, request: actor.request }, action, async (em, draft) => {
-      draft.target('container', id);
-      const found = await visibleContainer(em, actor, id);
-      draft.concerns(found.project.account);
-      const replay = await this.operations.replayOf(em, found.project.account, idempotencyKey, action, request);
-      if (replay) return { container: await replayedContainer(em, replay), operation: null };
-      const node = await em.findOneByOrFail(Node, { id: found.nodeId });
-      if (BUSY.includes(found.status)) throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `the container is ${found.status.toLowerCase()}`);
-      if (node.status === NodeStatus.OFFLINE) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `node ${node.name} is offline`);
-      const resolved = await check(em, found, node);
-      const recorded = await this.operations.record(em, actor, { account: found.project.account, action, containerId: found.id, nodeId: found.nodeId, input: request, idempotencyKey });
-      // The request (hashed for replays) as given; the input as the handler needs it, with the defaults chosen.
-      if (Object.keys(resolved).length) {
-        recorded.input = { ...request, ...resolved };
-        await em.update(Operation, { id: recorded.id }, { input: recorded.input as never });
-      }
-      return { container: found as Container, operation: recorded };
-    });
-    if (operation) this.runner.kick(operation.id);
-    return container;
+  /** What recordContainerOperation needs (the runner is set after construction). */
+  private get recording() {
+    return { audit: this.audit, operations: this.operations, runner: this.runner };
   }
 }
 

@@ -1,15 +1,12 @@
 import type { EntityManager } from 'typeorm';
-import { visibleContainer } from '../accounts/access';
 import type { Actor } from '../app/actor';
+import { recordContainerOperation } from '../containers/container-operation';
 import { badInput, CorralError, ErrorCode, notFound } from '../app/errors';
 import type { Logger } from '../app/logger';
 import type { AuditService } from '../audit/audit.service';
 import { isUniqueViolation } from '../common/db-errors';
 import { newId } from '../common/ids';
-import { Container, ContainerStatus } from '../containers/container.entity';
-import { replayedContainer } from '../containers/replay';
-import { Node, NodeStatus } from '../nodes/node.entity';
-import { Operation } from '../operations/operation.entity';
+import { Container } from '../containers/container.entity';
 import type { OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
 import { familyNumber, type AddressFamily } from './addresses.inputs';
@@ -26,7 +23,6 @@ export const MAX_ADDRESSES = 16;
 export const MAX_ADDRESSES_AT_CREATE = 8;
 
 /** Statuses in which a container is busy with a lifecycle change of its own. */
-const BUSY = [ContainerStatus.CREATING, ContainerStatus.DELETING, ContainerStatus.STARTING, ContainerStatus.STOPPING];
 
 /** Called after a node's set of container addresses changed (the firewall re-renders its rules); never fails the caller. */
 export type NetworkChangedHook = (nodeId: string) => void | Promise<void>;
@@ -116,7 +112,7 @@ export class ContainerAddressesService {
   /** Allocates the address now and records `container.addAddress`, which puts it on the node. */
   add(actor: Actor, input: { containerId: string; family: AddressFamily; address?: string | null; idempotencyKey?: string | null }): Promise<Container> {
     const request = { id: input.containerId, family: input.family, address: input.address ?? null };
-    return this.operation(actor, input.containerId, ADD_ADDRESS, request, input.idempotencyKey, async (em, container, node) => {
+    return recordContainerOperation(this.recording, actor, input.containerId, ADD_ADDRESS, request, input.idempotencyKey, async (em, container, node) => {
       const row = await allocateForContainer(em, this.ipam, container.id, node.clusterId, request);
       return { allocated: row.address };
     });
@@ -125,7 +121,7 @@ export class ContainerAddressesService {
   /** Records `container.removeAddress`: the address leaves the node first, then is released. NOT_FOUND for an address the container does not have. */
   remove(actor: Actor, input: { containerId: string; address: string; idempotencyKey?: string | null }): Promise<Container> {
     const request = { id: input.containerId, address: input.address };
-    return this.operation(actor, input.containerId, REMOVE_ADDRESS, request, input.idempotencyKey, async (em, container) => {
+    return recordContainerOperation(this.recording, actor, input.containerId, REMOVE_ADDRESS, request, input.idempotencyKey, async (em, container) => {
       const parsed = parseAddress(input.address);
       const address = parsed && formatAddress(parsed.family, parsed.value);
       if (!address || !(await em.existsBy(IpAddress, { containerId: container.id, address }))) throw notFound('Address');
@@ -133,31 +129,8 @@ export class ContainerAddressesService {
     });
   }
 
-  private async operation(
-    actor: Actor,
-    id: string,
-    action: string,
-    request: Record<string, unknown>,
-    idempotencyKey: string | null | undefined,
-    check: (em: EntityManager, container: Container, node: Node) => Promise<Record<string, unknown>>,
-  ): Promise<Container> {
-    const { container, operation } = await this.audit.within({ actor, request: actor.request }, action, async (em, draft) => {
-      draft.target('container', id);
-      const found = await visibleContainer(em, actor, id);
-      draft.concerns(found.project.account);
-      const replay = await this.operations.replayOf(em, found.project.account, idempotencyKey, action, request);
-      if (replay) return { container: await replayedContainer(em, replay), operation: null };
-      const node = await em.findOneByOrFail(Node, { id: found.nodeId });
-      if (BUSY.includes(found.status)) throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `the container is ${found.status.toLowerCase()}`);
-      if (node.status === NodeStatus.OFFLINE) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `node ${node.name} is offline`);
-      const resolved = await check(em, found, node);
-      const recorded = await this.operations.record(em, actor, { account: found.project.account, action, containerId: found.id, nodeId: found.nodeId, input: request, idempotencyKey });
-      // The request (hashed for replays) as given; the input as the handler needs it.
-      recorded.input = { ...request, ...resolved };
-      await em.update(Operation, { id: recorded.id }, { input: recorded.input as never });
-      return { container: found as Container, operation: recorded };
-    });
-    if (operation) this.runner.kick(operation.id);
-    return container;
+  /** What recordContainerOperation needs (the runner is set after construction). */
+  private get recording() {
+    return { audit: this.audit, operations: this.operations, runner: this.runner };
   }
 }
