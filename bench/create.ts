@@ -14,7 +14,7 @@ import { timed } from './measure';
 /**
  * `npm run bench:create`: create and start 20 containers through Corral (GraphQL over HTTP, until
  * the operation has finished) and the same 20 through LXD's API directly, one after another and
- * 4 at a time, on the lab's two nodes. Prints medians and the ratio. Needs `npm run lab -- up --with-lxd`.
+ * 4 at a time, on the lab's two nodes. Prints medians and the ratio. Needs `npm run lab -- up` (the nodes are then set up through connectNode).
  */
 const COUNT = Number(process.env.BENCH_COUNT ?? 20);
 const PARALLEL = 4;

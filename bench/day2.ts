@@ -21,7 +21,7 @@ import { ratioRow, timed, type Timing } from './measure';
  * without Corral's operation records, audit and checks. The direct restore in place makes the same
  * calls as Corral's (export, import under a temporary name, refresh, delete the temporary); the
  * direct restore as new too (export, import under a temporary name, copy with a new identity,
- * delete the temporary, start). Deleting the new containers is not timed. Prints medians and ratios. Needs `npm run lab -- up --with-lxd`.
+ * delete the temporary, start). Deleting the new containers is not timed. Prints medians and ratios. Needs `npm run lab -- up` (the nodes are then set up through connectNode).
  */
 const COUNT = Number(process.env.BENCH_COUNT ?? 6);
 const DIRECT = 'bench-day2';

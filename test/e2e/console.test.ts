@@ -29,7 +29,7 @@ describe('container console on real LXD nodes', () => {
 
   before(async () => {
     const debian = (await labStatus()).images.debian;
-    if (!debian) throw new Error('the console tests need the lab\'s Debian 12 image: run "npm run lab -- up --with-lxd" and "npm run lab -- image debian" (as root)');
+    if (!debian) throw new Error('the console tests need the lab\'s Debian 12 image: run "npm run lab -- up" and "npm run lab -- image debian" (as root)');
     lab = await startLabCorral({ images: { debian12: debian } });
     owner = lab.owner;
     running = await create(unique('con'));

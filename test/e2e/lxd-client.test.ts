@@ -1,6 +1,6 @@
 /**
  * The LXD client against a real LXD daemon: node 1 of the lab by default
- * (`npm run lab -- up --with-lxd`), or any daemon named by CORRAL_E2E_LXD_URL,
+ * (`npm run lab -- up`; its nodes are set up through connectNode first), or any daemon named by CORRAL_E2E_LXD_URL,
  * CORRAL_E2E_LXD_PASSWORD (its core.trust_password) and CORRAL_E2E_BUSYBOX (a unified busybox
  * image tarball). Everything the suite creates on the daemon is removed afterwards, including
  * its own trust entries.
@@ -18,11 +18,12 @@ import { deleteImage, getImage, sha256OfFile, uploadImage } from '../../server/l
 import { createInstance, deleteInstance, getInstance, getInstanceState, listInstances, setInstanceState } from '../../server/lxd/instances';
 import { deleteProject, ensureProject, getProject } from '../../server/lxd/projects';
 import { getResources, getServer } from '../../server/lxd/server';
+import { connectLab } from '../support/lab-connect';
 
 const LXD_URL = process.env.CORRAL_E2E_LXD_URL ?? 'https://198.18.0.11:8443';
 const LXD_PASSWORD = process.env.CORRAL_E2E_LXD_PASSWORD ?? 'corral-lab';
 const BUSYBOX = process.env.CORRAL_E2E_BUSYBOX ?? '/var/cache/corral-lab/images/busybox.tar.gz';
-const LAB_HINT = 'run "npm run lab -- up --with-lxd" (as root), or set CORRAL_E2E_LXD_URL / CORRAL_E2E_LXD_PASSWORD / CORRAL_E2E_BUSYBOX';
+const LAB_HINT = 'run "npm run lab -- up" (as root), or set CORRAL_E2E_LXD_URL / CORRAL_E2E_LXD_PASSWORD / CORRAL_E2E_BUSYBOX';
 
 const run = randomBytes(3).toString('hex');
 const unique = (what: string) => `lxdc-${what}-${run}`;
@@ -102,6 +103,8 @@ describe('the LXD client against a real LXD daemon', () => {
 
   before(async () => {
     if (!existsSync(BUSYBOX)) throw new Error(`the busybox image ${BUSYBOX} is missing: ${LAB_HINT}`);
+    // On the lab, LXD runs once the nodes were set up through connectNode (a no-op when they were).
+    if (!process.env.CORRAL_E2E_LXD_URL) await connectLab();
     identity = await generateClientIdentity(unique('client'));
     try {
       enrolled = await LxdClient.enrol(LXD_URL, identity, LXD_PASSWORD, { requestTimeoutMs: 10_000 });

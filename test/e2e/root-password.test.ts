@@ -80,7 +80,7 @@ describe('root password on real LXD nodes', () => {
     const lab = await requireLab();
     nodes = lab.nodes;
     const debian = (await labStatus()).images.debian;
-    if (!debian) throw new Error('the root password tests need the lab\'s Debian 12 image: run "npm run lab -- up --with-lxd" and "npm run lab -- image debian" (as root)');
+    if (!debian) throw new Error('the root password tests need the lab\'s Debian 12 image: run "npm run lab -- up" and "npm run lab -- image debian" (as root)');
     const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-images-'));
     fs.copyFileSync(debian, path.join(imageDir, 'debian12.tar.gz'));
     fs.copyFileSync(lab.busybox, path.join(imageDir, 'busybox.tar.gz'));
