@@ -47,6 +47,9 @@ export async function startTestServer(db: TestDb, env: Record<string, string> = 
     CORRAL_ADMIN_EMAIL: ADMIN_EMAIL,
     CORRAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
     CORRAL_PORTAL: 'false',
+    // A playbook run on a lab node takes ~25 s: a hung one fails its suite with the step, well
+    // inside the suite's own timeout, instead of after the production default of 30 minutes.
+    CORRAL_ANSIBLE_TIMEOUT_SECONDS: '180',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...env,
