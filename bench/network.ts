@@ -33,7 +33,8 @@ const run = promisify(execFile);
 
 async function answers(node: LabNode, address: string): Promise<boolean> {
   try {
-    await run('ip', ['netns', 'exec', node.namespace, 'ping', '-c1', '-W1', address], { timeout: 3_000 });
+    // -W 0.2: an unanswered ping costs 0.2 s, which bounds how finely a withdrawal is timed.
+    await run('ip', ['netns', 'exec', node.namespace, 'ping', '-c1', '-W0.2', address], { timeout: 3_000 });
     return true;
   } catch {
     return false;
@@ -45,7 +46,7 @@ async function until(node: LabNode, address: string, answering: boolean): Promis
   const started = performance.now();
   while (performance.now() - started < PING_DEADLINE_MS) {
     if ((await answers(node, address)) === answering) return performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`${address} still ${answering ? 'does not answer' : 'answers'} from ${node.name} after ${PING_DEADLINE_MS / 1000} s`);
 }

@@ -209,6 +209,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
         await services.metricsSampler.stop();
         await apollo.stop();
         await services.runner.stop();
+        services.nodeShell.close();
         await gateway.close();
         await portal?.close();
         if (db.isInitialized) await db.destroy();
