@@ -72,7 +72,7 @@ export function createServices(db: DataSource, config: Config, pubsub: CorralPub
   const operations = new OperationsService(db);
   const nodes = new NodesService(db, audit, gateway, licences, log);
   const drains = new DrainService(db, audit, operations, nodes);
-  const nodeSetups = new NodeSetupService(db, audit, operations, licences);
+  const nodeSetups = new NodeSetupService(db, audit, operations, nodes);
   const nodeShell = new NodeShell(db, nodeSetups);
   nodeSetups.playbook = new AnsiblePlaybookRunner(config.ansible.dir ?? DEFAULT_ANSIBLE_DIR, config.ansible.timeoutMs);
   const fabric = new FabricService(db, nodeShell, log);

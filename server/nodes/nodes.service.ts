@@ -91,31 +91,49 @@ export class NodesService {
   add(actor: Actor, input: AddNodeInput): Promise<Node> {
     return this.audit.within({ actor, request: actor.request }, 'node.add', async (em, draft) => {
       draft.target('node', null);
-      const cluster = isId(input.clusterId) ? await em.findOneBy(Cluster, { id: input.clusterId }) : null;
-      if (!cluster) throw notFound('Cluster');
-      await this.licences.checkRoomForNode(em);
-      const url = input.url.replace(/\/$/, '');
-      if (await em.existsBy(Node, { url })) throw conflict('a node with this address is already connected', 'url');
-      if (await em.existsBy(Node, { clusterId: cluster.id, name: input.name })) throw conflict(`a node named "${input.name}" is already in this cluster`, 'name');
-      const node = em.create(Node, {
-        id: newId(),
-        clusterId: cluster.id,
-        name: input.name,
-        url,
-        fingerprint: '',
-        serverCertificate: '',
-        status: NodeStatus.READY,
-        cpuThreads: 0,
-        memoryBytes: 0,
-        diskBytes: 0,
-        lastError: null,
-        lastSeenAt: new Date(),
+      const { cluster, node } = await this.newNode(em, { clusterId: input.clusterId, name: input.name, url: input.url.replace(/\/$/, ''), status: NodeStatus.READY }, {
+        message: 'a node with this address is already connected',
+        field: 'url',
       });
+      node.lastSeenAt = new Date();
       await this.enrolInto(node, cluster.storagePool, { secret: input.secret });
       await em.insert(Node, node);
       draft.target('node', node.id);
       return node;
     });
+  }
+
+  /**
+   * A node row of a cluster, not inserted yet, after the checks every way of adding a node shares:
+   * the cluster exists, the licence has room, no node has this LXD address (`urlTaken` says how
+   * to answer that), and the name is free in the cluster.
+   */
+  async newNode(
+    em: EntityManager,
+    input: { clusterId: string; name: string; url: string; status: NodeStatus },
+    urlTaken: { message: string; field: string },
+  ): Promise<{ cluster: Cluster; node: Node }> {
+    const cluster = isId(input.clusterId) ? await em.findOneBy(Cluster, { id: input.clusterId }) : null;
+    if (!cluster) throw notFound('Cluster');
+    await this.licences.checkRoomForNode(em);
+    if (await em.existsBy(Node, { url: input.url })) throw conflict(urlTaken.message, urlTaken.field);
+    if (await em.existsBy(Node, { clusterId: cluster.id, name: input.name })) throw conflict(`a node named "${input.name}" is already in this cluster`, 'name');
+    const node = em.create(Node, {
+      id: newId(),
+      clusterId: cluster.id,
+      name: input.name,
+      url: input.url,
+      fingerprint: '',
+      serverCertificate: '',
+      status: input.status,
+      cpuThreads: 0,
+      memoryBytes: 0,
+      diskBytes: 0,
+      lastError: null,
+      lastSeenAt: null,
+      capabilities: null,
+    });
+    return { cluster, node };
   }
 
   /**

@@ -2,11 +2,10 @@ import { utils } from 'ssh2';
 import { In, type DataSource } from 'typeorm';
 import { Account, AccountKind } from '../accounts/account.entity';
 import type { Actor } from '../app/actor';
-import { badInput, conflict, CorralError, ErrorCode, notFound } from '../app/errors';
+import { badInput, CorralError, ErrorCode, notFound } from '../app/errors';
 import type { AuditService } from '../audit/audit.service';
-import { Cluster } from '../clusters/cluster.entity';
-import { isId, newId } from '../common/ids';
-import type { LicencesService } from '../licences/licences.service';
+import { isId } from '../common/ids';
+import type { NodesService } from '../nodes/nodes.service';
 import { Node, NodeStatus } from '../nodes/node.entity';
 import { Operation, OperationState } from '../operations/operation.entity';
 import type { OperationsService } from '../operations/operations.service';
@@ -59,7 +58,7 @@ export class NodeSetupService {
     private readonly db: DataSource,
     private readonly audit: AuditService,
     private readonly operations: OperationsService,
-    private readonly licences: LicencesService,
+    private readonly nodes: NodesService,
   ) {}
 
   /** Corral's SSH key pair: generated on first use (ed25519), kept in the database, never shown but its public half. */
@@ -96,26 +95,9 @@ export class NodeSetupService {
           draft.target('node', node.id);
           return node;
         }
-        const cluster = isId(input.clusterId) ? await em.findOneBy(Cluster, { id: input.clusterId }) : null;
-        if (!cluster) throw notFound('Cluster');
-        await this.licences.checkRoomForNode(em);
-        const url = lxdUrlOf(input.host);
-        if (await em.existsBy(Node, { url })) throw conflict(`a node at ${input.host} is already connected (a FAILED or SSH_READY one is continued with retryNodeSetup)`, 'host');
-        if (await em.existsBy(Node, { clusterId: cluster.id, name: input.name })) throw conflict(`a node named "${input.name}" is already in this cluster`, 'name');
-        const node = em.create(Node, {
-          id: newId(),
-          clusterId: cluster.id,
-          name: input.name,
-          url,
-          fingerprint: '',
-          serverCertificate: '',
-          status: NodeStatus.SETTING_UP,
-          cpuThreads: 0,
-          memoryBytes: 0,
-          diskBytes: 0,
-          lastError: null,
-          lastSeenAt: null,
-          capabilities: null,
+        const { node } = await this.nodes.newNode(em, { clusterId: input.clusterId, name: input.name, url: lxdUrlOf(input.host), status: NodeStatus.SETTING_UP }, {
+          message: `a node at ${input.host} is already connected (a FAILED one is continued with retryNodeSetup)`,
+          field: 'host',
         });
         await em.insert(Node, node);
         await em.insert(NodeSetup, { nodeId: node.id, host: input.host, port: input.port, user: input.user, hostKeyFingerprint: null, os: null, corralKeyInstalled: false, step: 'queued', output: null });
