@@ -1,16 +1,15 @@
 import type { EntityManager } from 'typeorm';
-import { replayedContainer } from './replay';
-import { visibleContainer } from '../accounts/access';
 import type { Actor } from '../app/actor';
 import { badInput, CorralError, ErrorCode } from '../app/errors';
 import type { AuditService } from '../audit/audit.service';
 import { Cluster } from '../clusters/cluster.entity';
 import { lxdProjectOf } from '../nodes/node-gateway';
-import { Node, NodeStatus } from '../nodes/node.entity';
+import { Node } from '../nodes/node.entity';
 import type { NodesService } from '../nodes/nodes.service';
 import type { OperationsService } from '../operations/operations.service';
 import type { OperationRunner } from '../operations/runner';
-import { Container, ContainerStatus } from './container.entity';
+import { recordContainerOperation } from './container-operation';
+import { Container } from './container.entity';
 import type { ResourcesGateway } from './resources.gateway';
 import type { NodeCapabilityName } from '../nodes/node-capabilities';
 import { DISK_MIB_MAX, DISK_MIB_MIN, type SetContainerIoLimitsInput, type SetContainerNetworkLimitsInput, type UpdateContainerResourcesInput } from './resources.inputs';
@@ -22,9 +21,6 @@ const MiB = 1024 * 1024;
  * extents against the qgroup, so a limit just above usage fails or fills at once.
  */
 export const SHRINK_MARGIN_BYTES = 64 * MiB;
-
-/** Statuses in which a container is busy with a lifecycle change of its own. */
-const BUSY = [ContainerStatus.CREATING, ContainerStatus.DELETING, ContainerStatus.STARTING, ContainerStatus.STOPPING];
 
 /** Live changes to a container's CPU, memory and disk, run as operations like start and stop. */
 export class ResourcesService {
@@ -132,7 +128,8 @@ export class ResourcesService {
     });
   }
 
-  private async operation(
+  /** Through the shared recorder; these checks only refuse, they add nothing to the recorded input. */
+  private operation(
     actor: Actor,
     id: string,
     action: string,
@@ -140,21 +137,11 @@ export class ResourcesService {
     idempotencyKey: string | null | undefined,
     check: (em: EntityManager, container: Container, node: Node) => Promise<void>,
   ): Promise<Container> {
-    const { container, operation } = await this.audit.within({ actor, request: actor.request }, action, async (em, draft) => {
-      draft.target('container', id);
-      const found = await visibleContainer(em, actor, id);
-      draft.concerns(found.project.account);
-      const replay = await this.operations.replayOf(em, found.project.account, idempotencyKey, action, input);
-      if (replay) return { container: await replayedContainer(em, replay), operation: null };
-      if (BUSY.includes(found.status)) throw new CorralError(ErrorCode.OPERATION_IN_PROGRESS, `the container is ${found.status.toLowerCase()}`);
-      const node = await em.findOneByOrFail(Node, { id: found.nodeId });
-      if (node.status === NodeStatus.OFFLINE) throw new CorralError(ErrorCode.NODE_UNAVAILABLE, `node ${node.name} is offline`);
-      await check(em, found, node);
-      const recorded = await this.operations.record(em, actor, { account: found.project.account, action, containerId: found.id, nodeId: found.nodeId, input, idempotencyKey });
-      return { container: found as Container, operation: recorded };
+    const recording = { audit: this.audit, operations: this.operations, runner: this.runner };
+    return recordContainerOperation(recording, actor, id, action, input, idempotencyKey, async (em, container, node) => {
+      await check(em, container, node);
+      return {};
     });
-    if (operation) this.runner.kick(operation.id);
-    return container;
   }
 }
 
