@@ -83,9 +83,8 @@ export class NodeSetupService {
     if (!input.password && !input.privateKey) throw badInput('give the password or the private key of the SSH user', 'password');
     if (input.password && input.privateKey) throw badInput('give either a password or a private key, not both', 'privateKey');
     const recorded = { clusterId: input.clusterId, name: input.name, host: input.host, port: input.port, user: input.user, joinLxd: Boolean(input.lxdTrustPassword) };
-    let operationId: string | null = null;
-    try {
-      const node = await this.audit.within({ actor, request: actor.request }, CONNECT, async (em, draft) => {
+    return this.recordingSetup((keep) =>
+      this.audit.within({ actor, request: actor.request }, CONNECT, async (em, draft) => {
         draft.target('node', null);
         const provider = await em.findOneByOrFail(Account, { kind: AccountKind.PROVIDER });
         const replay = await this.operations.replayOf(em, provider, idempotencyKey, SETUP, recorded);
@@ -104,16 +103,10 @@ export class NodeSetupService {
         draft.target('node', node.id);
         const operation = await this.operations.record(em, actor, { account: provider, action: SETUP, containerId: null, nodeId: node.id, input: recorded, idempotencyKey });
         // Before the commit: a sweeping runner may claim the operation as soon as it is visible.
-        operationId = operation.id;
-        this.secrets.set(operation.id, { password: input.password, privateKey: input.privateKey, lxdTrustPassword: input.lxdTrustPassword });
+        keep(operation.id, { password: input.password, privateKey: input.privateKey, lxdTrustPassword: input.lxdTrustPassword });
         return node;
-      });
-      if (operationId) this.runner.kick(operationId);
-      return node;
-    } catch (error) {
-      if (operationId) this.secrets.delete(operationId);
-      throw error;
-    }
+      }),
+    );
   }
 
   /**
@@ -126,9 +119,8 @@ export class NodeSetupService {
    */
   async retry(actor: Actor, input: RetryNodeSetupInput): Promise<Node> {
     if (input.password && input.privateKey) throw badInput('give either a password or a private key, not both', 'privateKey');
-    let operationId: string | null = null;
-    try {
-      const node = await this.audit.within({ actor, request: actor.request }, RETRY, async (em, draft) => {
+    return this.recordingSetup((keep) =>
+      this.audit.within({ actor, request: actor.request }, RETRY, async (em, draft) => {
         draft.target('node', input.id);
         const node = isId(input.id) ? await em.findOneBy(Node, { id: input.id }) : null;
         const setup = node ? await em.findOneBy(NodeSetup, { nodeId: node.id }) : null;
@@ -147,10 +139,24 @@ export class NodeSetupService {
         await em.update(NodeSetup, { nodeId: node.id }, { step: 'queued', output: null });
         const provider = await em.findOneByOrFail(Account, { kind: AccountKind.PROVIDER });
         const operation = await this.operations.record(em, actor, { account: provider, action: SETUP, containerId: null, nodeId: node.id, input: { nodeId: node.id, retry: true, joinLxd: Boolean(input.lxdTrustPassword) } });
-        operationId = operation.id;
-        this.secrets.set(operation.id, { password: input.password, privateKey: input.privateKey, lxdTrustPassword: input.lxdTrustPassword });
+        keep(operation.id, { password: input.password, privateKey: input.privateKey, lxdTrustPassword: input.lxdTrustPassword });
         if (!rerun) node.status = NodeStatus.SETTING_UP;
         return node;
+      }),
+    );
+  }
+
+  /**
+   * Runs the audited transaction that records a `node.setup` operation and kicks the operation
+   * once it committed. The credentials `keep` is given live in this process's memory only; if
+   * the transaction fails, they go at once.
+   */
+  private async recordingSetup(transaction: (keep: (operationId: string, secrets: SetupSecrets) => void) => Promise<Node>): Promise<Node> {
+    let operationId: string | null = null;
+    try {
+      const node = await transaction((id, secrets) => {
+        operationId = id;
+        this.secrets.set(id, secrets);
       });
       if (operationId) this.runner.kick(operationId);
       return node;
